@@ -1,0 +1,1 @@
+"""The concurrent garbage collector model: heap, roots, mark, pacer, cycle, workers, assists."""

@@ -1,0 +1,449 @@
+"""The GC-managed heap: object storage, ``Ref`` handles, allocation colour, sweep.
+
+Models the parts of Go 1.5's ``mheap``/``mspan``/``mallocgc``/``gcSweep`` that the
+concurrent mark phase can observe: which objects exist, how big they are, where
+their pointers are, their mark bits, and the heap counters the pacer reads
+(model doc §2.10, §2.12).  Spans, size-class free lists and the page heap are not
+modelled; an object is a *slot*.
+
+Layout (struct of arrays, all numpy, indexed by object id = slot):
+
+  ``size[id]``     int64  size in bytes, rounded with ``round_size`` (Go's size classes);
+  ``nptrs[id]``    int32  number of pointer words: the object's FIRST ``nptrs`` words;
+  ``mark[id]``     uint8  the mark bit (1 = marked: grey or black);
+  ``gen[id]``      int64  generation, bumped each time the slot is freed;
+  ``ptr_off[id]``  int64  offset of the object's pointer words in the shared pool ``ptrs``
+                          (-1 when ``nptrs == 0`` or the slot is free);
+  ``allocated[id]`` uint8 1 while the slot holds an object;
+  ``ptrs[k]``      int64  the pointer pool (a pooled CSR): a pointer word holds the id of
+                          the object it points to, or -1 for nil.
+
+Pointer storage: an object with ``nptrs > 0`` owns a block of ``2**b >= nptrs`` words of
+``ptrs`` (bucket ``b = (nptrs-1).bit_length()``).  Freed blocks go to the free list of their
+bucket and are reused by the next allocation of that bucket, so the pool stops growing in a
+steady state.  Free object slots are reused too (lowest id first after a sweep); a reused
+slot has a new generation, which is how a stale ``Ref`` is caught (``UseAfterFree``).
+Arrays grow by doubling.
+
+For scalar access on the mutator's hot path (``Ref`` reads and writes, the plain-Python
+mark path) each array also has a ``memoryview`` over the same buffer (``_size_v``,
+``_gen_v``...): indexing one costs about half of indexing numpy and yields a Python ``int``.
+The views are rebuilt whenever an array grows; never cache them across an ``alloc``.
+
+Invariants (``check_invariants`` asserts them; tests call it):
+  * ``0 <= nptrs[id] and 8 * nptrs[id] <= size[id]`` for every allocated slot;
+  * every pointer word of an allocated object is -1 or the id of an allocated object
+    (a ``Ref`` write checks the generation, so a freed object cannot be stored);
+  * every pool word that is not one of an allocated object's first ``nptrs`` words of its
+    block is -1 (sweep nils a freed object's words, so a reused block starts all nil);
+  * free slots have ``size == nptrs == mark == 0`` and ``ptr_off == -1``;
+  * ``heap_alloc == size[allocated].sum()`` and ``nobjects == allocated.sum()``;
+  * after ``sweep`` every mark bit is clear.
+
+Accounting of ``bytes_marked`` (Go's ``work.bytesMarked``): the single global counter lives
+HERE, as ``Heap.bytes_marked``, because both sides add to it: ``alloc(black=True)`` adds the
+object's rounded size (Go's ``gcmarknewobject_m``), and ``mark.Marker`` adds each ``GCWork``'s
+local count when it is disposed (``Marker.bytes_marked`` is a property over this attribute).
+``Marker.reset()`` zeroes it at the start of a cycle.
+
+Departures from Go 1.5:
+  * no spans: sweeping is all at once (``sweep``), which the model doc allows (§2.12);
+  * ``heap_live`` grows by the rounded size on every allocation (Go folds per-P
+    ``local_cachealloc`` in per span); the caller sets it to ``bytes_marked`` at mark
+    termination (``set_heap_live``);
+  * pointer words are exactly the first ``nptrs`` words of the object (no heap bitmap);
+  * size 0 objects get their own slot (Go returns the shared ``zerobase``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from aiogc.errors import Throw, UseAfterFree
+from aiogc.gc.sizeclass import round_size
+
+__all__ = ["Heap", "Ref", "PTR_SIZE"]
+
+PTR_SIZE = 8  # bytes per pointer word (64-bit)
+_INITIAL_SLOTS = 1024
+_INITIAL_PTRS = 4096
+
+
+class Ref:
+    """A handle to one heap object: what user code holds (a Go pointer).
+
+    ``ref[i]`` reads pointer slot ``i`` (a ``Ref`` or ``None`` for nil), ``ref[i] = other``
+    writes it (``None`` stores nil) and, while the write barrier is enabled, shades
+    ``other`` (Go's ``writebarrierptr``, Dijkstra insertion: the NEW pointee only).
+    Indices follow Python sequences: ``-1`` is the last slot; out of range is ``IndexError``.
+    ``len(ref)`` is the number of pointer slots, ``ref.size`` the rounded size in bytes.
+    Any access to a freed object raises ``UseAfterFree``; ``ref.id``, equality, hashing
+    and ``repr`` do not (they only use the handle), and ``ref.alive`` tells.
+    Two Refs are equal iff they name the same heap, slot and generation.
+    """
+
+    __slots__ = ("heap", "id", "gen")
+
+    def __init__(self, heap: Heap, id: int, gen: int) -> None:
+        self.heap = heap
+        self.id = id
+        self.gen = gen
+
+    def _dead(self) -> UseAfterFree:
+        return UseAfterFree(
+            f"use after free: object {self.id} generation {self.gen} was freed "
+            f"(slot now at generation {self.heap._gen_v[self.id]})"
+        )
+
+    def __getitem__(self, i: int) -> Ref | None:
+        h = self.heap
+        oid = self.id
+        if h._gen_v[oid] != self.gen:
+            raise self._dead()
+        n = h._nptrs_v[oid]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"pointer slot index out of range: object {oid} has {n} pointer slots")
+        p = h._ptrs_v[h._off_v[oid] + i]
+        if p < 0:
+            return None
+        return Ref(h, p, h._gen_v[p])
+
+    def __setitem__(self, i: int, other: Ref | None) -> None:
+        h = self.heap
+        oid = self.id
+        if h._gen_v[oid] != self.gen:
+            raise self._dead()
+        if other is None:
+            v = -1
+        elif type(other) is Ref:
+            if other.heap is not h:
+                raise TypeError("cannot store a Ref to an object of another Heap")
+            v = other.id
+            if h._gen_v[v] != other.gen:
+                raise other._dead()
+        else:
+            raise TypeError(f"pointer slots hold a Ref or None, not {type(other).__name__}")
+        n = h._nptrs_v[oid]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"pointer slot index out of range: object {oid} has {n} pointer slots")
+        h._ptrs_v[h._off_v[oid] + i] = v
+        if v >= 0 and h.wb_enabled:
+            shade = h.shade
+            if shade is None:
+                raise Throw("write barrier enabled without a shade hook")
+            shade(v)
+
+    def __len__(self) -> int:
+        h = self.heap
+        if h._gen_v[self.id] != self.gen:
+            raise self._dead()
+        return h._nptrs_v[self.id]
+
+    def __iter__(self) -> Iterator[Ref | None]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def size(self) -> int:
+        """Rounded size of the object in bytes (its size class)."""
+        h = self.heap
+        if h._gen_v[self.id] != self.gen:
+            raise self._dead()
+        return h._size_v[self.id]
+
+    @property
+    def alive(self) -> bool:
+        """True while the object this handle names has not been freed."""
+        return self.heap._gen_v[self.id] == self.gen
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is Ref
+            and other.id == self.id
+            and other.gen == self.gen
+            and other.heap is self.heap
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((id(self.heap), self.id, self.gen))
+
+    def __repr__(self) -> str:
+        state = "" if self.alive else " freed"
+        return f"<Ref id={self.id} gen={self.gen}{state}>"
+
+
+class Heap:
+    """Objects, pointer storage and heap counters (Go's ``mheap_`` + ``memstats``, reduced).
+
+    Public state besides the arrays (see the module docstring):
+      ``wb_enabled``   Go's ``writeBarrierEnabled``; set by the GC cycle;
+      ``shade``        ``Callable[[int], None]`` called with the new pointee's id by the
+                       write barrier (the GC binds it to ``Marker.shade`` on the current P's gcw);
+      ``bytes_marked`` Go's ``work.bytesMarked`` (shared with ``Marker``);
+      ``heap_live``, ``heap_alloc``, ``nobjects``, ``total_alloc``, ``nmalloc``, ``nfree``.
+    """
+
+    def __init__(self, initial_slots: int = _INITIAL_SLOTS, initial_ptr_words: int = _INITIAL_PTRS) -> None:
+        cap = max(1, int(initial_slots))
+        self.size: np.ndarray = np.zeros(cap, np.int64)
+        self.nptrs: np.ndarray = np.zeros(cap, np.int32)
+        self.mark: np.ndarray = np.zeros(cap, np.uint8)
+        self.gen: np.ndarray = np.zeros(cap, np.int64)
+        self.ptr_off: np.ndarray = np.full(cap, -1, np.int64)
+        self.allocated: np.ndarray = np.zeros(cap, np.uint8)
+        self.ptrs: np.ndarray = np.full(max(1, int(initial_ptr_words)), -1, np.int64)
+        #: slots ever used: ids are < nslots
+        self.nslots = 0
+        #: pool words ever handed out: block offsets are < ptr_top
+        self.ptr_top = 0
+        self._free_ids: list[int] = []  # popped from the end
+        self._ptr_free: list[list[int]] = [[] for _ in range(64)]  # per bucket b: blocks of 2**b words
+
+        self.wb_enabled = False
+        self.shade: Callable[[int], None] | None = None
+
+        self.bytes_marked = 0
+        self.heap_live = 0
+        self.heap_alloc = 0
+        self.nobjects = 0
+        self.total_alloc = 0
+        self.nmalloc = 0
+        self.nfree = 0
+        self._refresh_views()
+
+    # ------------------------------------------------------------------ storage
+
+    def _refresh_views(self) -> None:
+        self._size_v = memoryview(self.size)
+        self._nptrs_v = memoryview(self.nptrs)
+        self._mark_v = memoryview(self.mark)
+        self._gen_v = memoryview(self.gen)
+        self._off_v = memoryview(self.ptr_off)
+        self._alloc_v = memoryview(self.allocated)
+        self._ptrs_v = memoryview(self.ptrs)
+
+    @property
+    def capacity(self) -> int:
+        """Length of the object arrays (slots allocatable before the next doubling)."""
+        return len(self.size)
+
+    def _grow_slots(self) -> None:
+        old = len(self.size)
+        new = old * 2
+
+        def grown(a: np.ndarray, fill: int) -> np.ndarray:
+            b = np.full(new, fill, a.dtype)
+            b[:old] = a
+            return b
+
+        self.size = grown(self.size, 0)
+        self.nptrs = grown(self.nptrs, 0)
+        self.mark = grown(self.mark, 0)
+        self.gen = grown(self.gen, 0)
+        self.ptr_off = grown(self.ptr_off, -1)
+        self.allocated = grown(self.allocated, 0)
+        self._refresh_views()
+
+    def _grow_ptrs(self, need: int) -> None:
+        old = len(self.ptrs)
+        new = old * 2
+        while new < need:
+            new *= 2
+        b = np.full(new, -1, np.int64)
+        b[:old] = self.ptrs
+        self.ptrs = b
+        self._ptrs_v = memoryview(self.ptrs)
+
+    # ------------------------------------------------------------------ allocation
+
+    def alloc(self, size: int, nptrs: int = 0, black: bool = False) -> int:
+        """Allocate an object; return its id.  Models ``mallocgc`` (+ ``gcmarknewobject_m``).
+
+        ``size`` is rounded with ``round_size`` (Go's size classes).  The object's first
+        ``nptrs`` words are its pointer slots, all nil, so ``8 * nptrs <= size`` is required.
+        ``black=True`` (Go 1.5 in mark 2 and mark termination) sets the mark bit and adds the
+        rounded size to ``bytes_marked``.  Counters: ``heap_live``, ``heap_alloc``,
+        ``total_alloc`` grow by the rounded size; ``nobjects`` and ``nmalloc`` by one.
+        """
+        if size < 0:
+            raise ValueError(f"alloc: negative size {size}")
+        if nptrs < 0:
+            raise ValueError(f"alloc: negative nptrs {nptrs}")
+        if nptrs * PTR_SIZE > size:
+            raise ValueError(
+                f"alloc: nptrs={nptrs} pointer words need {nptrs * PTR_SIZE} bytes but size={size}: "
+                "pointer slots are the object's first nptrs words, so 8*nptrs <= size is required"
+            )
+        rsize = round_size(size)
+        free = self._free_ids
+        if free:
+            oid = free.pop()
+        else:
+            oid = self.nslots
+            if oid >= len(self.size):
+                self._grow_slots()
+            self.nslots = oid + 1
+        self._size_v[oid] = rsize
+        self._nptrs_v[oid] = nptrs
+        self._alloc_v[oid] = 1
+        if nptrs:
+            b = (nptrs - 1).bit_length()
+            blocks = self._ptr_free[b]
+            if blocks:
+                off = blocks.pop()
+            else:
+                off = self.ptr_top
+                top = off + (1 << b)
+                if top > len(self.ptrs):
+                    self._grow_ptrs(top)
+                self.ptr_top = top
+            self._off_v[oid] = off
+        if black:
+            self._mark_v[oid] = 1
+            self.bytes_marked += rsize
+        self.heap_live += rsize
+        self.heap_alloc += rsize
+        self.total_alloc += rsize
+        self.nobjects += 1
+        self.nmalloc += 1
+        return oid
+
+    def ref_of(self, obj_id: int) -> Ref:
+        """A ``Ref`` to the allocated object ``obj_id`` (at its current generation).
+
+        Raises ``UseAfterFree`` if the slot holds no object.
+        """
+        oid = int(obj_id)
+        if not 0 <= oid < self.nslots or not self._alloc_v[oid]:
+            raise UseAfterFree(f"ref_of: slot {oid} holds no allocated object")
+        return Ref(self, oid, self._gen_v[oid])
+
+    def is_allocated(self, obj_id: int) -> bool:
+        """True if slot ``obj_id`` currently holds an object."""
+        return 0 <= obj_id < self.nslots and bool(self._alloc_v[obj_id])
+
+    def pointers(self, obj_id: int) -> np.ndarray:
+        """A read-only copy of the pointer words of object ``obj_id`` (-1 = nil)."""
+        n = self._nptrs_v[obj_id]
+        if n == 0:
+            return np.empty(0, np.int64)
+        off = self._off_v[obj_id]
+        return self.ptrs[off : off + n].copy()
+
+    def live_ids(self) -> np.ndarray:
+        """Ids of all allocated objects, ascending."""
+        return np.flatnonzero(self.allocated[: self.nslots])
+
+    def set_heap_live(self, nbytes: int) -> None:
+        """Set ``heap_live`` (gcMark step 5: ``heap_live = bytesMarked`` at mark termination)."""
+        if nbytes < 0:
+            raise ValueError(f"set_heap_live: negative byte count {nbytes}")
+        self.heap_live = int(nbytes)
+
+    # ------------------------------------------------------------------ sweep
+
+    def sweep(self) -> tuple[int, int]:
+        """Free every allocated object whose mark bit is clear, then clear all mark bits.
+
+        Models ``gcSweep`` in forced-block mode (sweep everything now; model doc §2.12).
+        A freed slot's generation is bumped, its pointer words are set to nil and its block
+        and slot go back to the free lists.  ``heap_alloc``/``nobjects`` drop, ``nfree`` grows;
+        ``heap_live`` is not touched (the caller already set it to ``bytes_marked``).
+        Returns ``(freed_objects, freed_bytes)``.  Vectorised: O(nslots) numpy work plus
+        O(freed) list appends.
+        """
+        n = self.nslots
+        dead = np.flatnonzero((self.allocated[:n] != 0) & (self.mark[:n] == 0))
+        nd = int(dead.size)
+        freed_bytes = 0
+        if nd:
+            freed_bytes = int(self.size[dead].sum())
+            cnt = self.nptrs[dead].astype(np.int64)
+            has = cnt > 0
+            if has.any():
+                offs = self.ptr_off[dead[has]]
+                c = cnt[has]
+                total = int(c.sum())
+                starts = np.cumsum(c) - c
+                idx = np.repeat(offs - starts, c) + np.arange(total, dtype=np.int64)
+                self.ptrs[idx] = -1
+                buckets = np.frexp((c - 1).astype(np.float64))[1]  # == (c-1).bit_length()
+                order = np.argsort(buckets, kind="stable")
+                bs = buckets[order]
+                os_ = offs[order]
+                edges = np.flatnonzero(np.diff(bs)) + 1
+                for lo, hi in zip(
+                    np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [bs.size])).tolist(), strict=True
+                ):
+                    # reversed so that the lowest offset is popped first
+                    self._ptr_free[int(bs[lo])].extend(os_[lo:hi][::-1].tolist())
+            self.gen[dead] += 1
+            self.size[dead] = 0
+            self.nptrs[dead] = 0
+            self.ptr_off[dead] = -1
+            self.allocated[dead] = 0
+            # lowest id is reused first: keep the free list sorted descending.
+            free = self._free_ids
+            free.extend(dead.tolist())
+            free.sort(reverse=True)
+            self.heap_alloc -= freed_bytes
+            self.nobjects -= nd
+            self.nfree += nd
+        self.mark[:n] = 0
+        return nd, freed_bytes
+
+    # ------------------------------------------------------------------ checks
+
+    def check_invariants(self) -> None:
+        """Raise ``Throw`` naming the first broken heap invariant (O(heap), for tests/debug)."""
+        n = self.nslots
+        al = self.allocated[:n] != 0
+        size = self.size[:n]
+        nptrs = self.nptrs[:n].astype(np.int64)
+        if np.any(nptrs[al] * PTR_SIZE > size[al]):
+            raise Throw("heap: an object has 8*nptrs > size")
+        free = ~al
+        if np.any(size[free] != 0) or np.any(nptrs[free] != 0) or np.any(self.ptr_off[:n][free] != -1):
+            raise Throw("heap: a free slot has size, nptrs or ptr_off set")
+        if np.any(self.mark[:n][free] != 0):
+            raise Throw("heap: a free slot is marked")
+        if int(size[al].sum()) != self.heap_alloc:
+            raise Throw("heap: heap_alloc != bytes of allocated objects")
+        if int(al.sum()) != self.nobjects:
+            raise Throw("heap: nobjects != number of allocated slots")
+        ids = np.flatnonzero(al & (nptrs > 0))
+        words = np.zeros(len(self.ptrs), bool)
+        if ids.size:
+            c = nptrs[ids]
+            offs = self.ptr_off[ids]
+            starts = np.cumsum(c) - c
+            idx = np.repeat(offs - starts, c) + np.arange(int(c.sum()), dtype=np.int64)
+            words[idx] = True
+            vals = self.ptrs[idx]
+            vals = vals[vals >= 0]
+            if np.any(vals >= n) or not np.all(self.allocated[vals]):
+                raise Throw("heap: a pointer word refers to a free slot")
+        if np.any(self.ptrs[~words] != -1):
+            raise Throw("heap: a pool word outside every live object is not nil")
+
+    def stats(self) -> dict[str, Any]:
+        """The heap counters as a dict (for snapshots and tests)."""
+        return {
+            "heap_live": self.heap_live,
+            "heap_alloc": self.heap_alloc,
+            "nobjects": self.nobjects,
+            "total_alloc": self.total_alloc,
+            "nmalloc": self.nmalloc,
+            "nfree": self.nfree,
+            "bytes_marked": self.bytes_marked,
+        }

@@ -1,0 +1,219 @@
+"""The Runtime: one scheduler, one driver, one heap and collector, one seeded RNG, one event bus.
+
+``Runtime(config).run(coro)`` runs ``coro`` as the main goroutine and returns its
+result when it returns (other goroutines are then abandoned, as when Go's
+``main`` returns).  A panicking goroutine stops the run with ``GoroutinePanic``;
+a program whose goroutines are all parked with nothing to wake them raises
+``Deadlock``.
+
+The module-level functions (``go``, ``gosched``, ``compute``...) find the runtime
+through the running P (``asyncio.get_running_loop()`` inside a goroutine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import types
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+from aiogc.config import Config
+from aiogc.errors import NotInGoroutine
+from aiogc.sched.drivers import VirtualDriver, WallDriver
+from aiogc.sched.g import G
+from aiogc.sched.p import P
+from aiogc.sched.sched import Sched
+from aiogc.sched.traps import GOSCHED, SAFEPOINT
+from aiogc.trace.events import EventBus
+
+_get_running_loop = asyncio._get_running_loop
+
+
+class Runtime:
+    """One executable Go runtime (see module docstring)."""
+
+    def __init__(self, config: Config | None = None, **fields: Any) -> None:
+        self.config = Config.make(config, **fields)
+        self.rng = random.Random(self.config.seed)
+        self.bus = EventBus()
+        self.sched = Sched(self)
+        self.driver: VirtualDriver | WallDriver
+        if self.config.clock == "virtual":
+            self.driver = VirtualDriver(self.sched)
+        else:
+            self.driver = WallDriver(self.sched)
+        self.loop_errors: list[dict[str, Any]] = []
+        self.gc: Any = None
+        self._started = False
+        self.result: Any = None
+        self._attach_gc()
+        self._attach_observers()
+
+    def _attach_gc(self) -> None:
+        try:
+            from aiogc.gc.cycle import attach_gc
+        except ImportError:  # the collector is optional while it is being built
+            return
+        self.gc = attach_gc(self)
+
+    def _attach_observers(self) -> None:
+        dbg = self.config.debug
+        if dbg.get("schedtrace"):
+            from aiogc.trace.schedtrace import SchedTrace
+
+            SchedTrace(self, dbg["schedtrace"], dbg.get("scheddetail", 0)).install()
+
+    @property
+    def stats(self) -> Any:
+        return self.gc.stats if self.gc is not None else None
+
+    def report_loop_exception(self, context: dict[str, Any]) -> None:
+        """asyncio's exception handler for callbacks run on a P: keep, and say on stderr."""
+        self.loop_errors.append(context)
+        print(f"aiogc: {context.get('message', 'error in callback')}: {context.get('exception')!r}",
+              file=sys.stderr)
+
+    def _start(self, coro: Coroutine[Any, Any, Any]) -> G:
+        if self._started:
+            raise RuntimeError("a Runtime runs one program; make a new Runtime")
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"run() needs a coroutine object, got {type(coro).__name__}")
+        self._started = True
+        g = self.sched.newproc(coro, label="main")
+        self.sched.main_g = g
+        if self.gc is not None:
+            self.gc.start()
+        return g
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` as the main goroutine; return its result."""
+        if self.config.clock == "wall":
+            try:
+                import uvloop
+
+                host = uvloop.new_event_loop()
+            except ImportError:
+                host = asyncio.new_event_loop()
+            try:
+                return host.run_until_complete(self.run_async(coro))
+            finally:
+                host.close()
+        main_g = self._start(coro)
+        try:
+            assert isinstance(self.driver, VirtualDriver)
+            self.driver.run(main_g)
+            self.result = main_g.result()
+            return self.result
+        finally:
+            self._finish()
+
+    async def run_async(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run inside an already running asyncio program (wall clock only)."""
+        if not isinstance(self.driver, WallDriver):
+            raise RuntimeError("run_async needs clock='wall' (virtual time runs synchronously: use run())")
+        main_g = self._start(coro)
+        try:
+            await self.driver.run(main_g)
+            self.result = main_g.result()
+            return self.result
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.gc is not None:
+            self.gc.finish()
+        self.sched.close_all()
+
+    def now_ns(self) -> int:
+        return self.sched.now(None)
+
+
+# ---- module-level API (inside goroutines) -----------------------------------------------------------
+def _p() -> P:
+    loop = _get_running_loop()
+    if type(loop) is not P or loop.curg is None:
+        raise NotInGoroutine("this aiogc call must be made inside a goroutine (aiogc.run(main()))")
+    return loop
+
+
+def current_runtime() -> Runtime:
+    return _p().sched.runtime
+
+
+def current_g() -> G:
+    """The running goroutine (``getg()``)."""
+    g = _p().curg
+    assert g is not None
+    return g
+
+
+def current_p() -> P:
+    """The P running the calling goroutine; the same object as ``asyncio.get_running_loop()``."""
+    return _p()
+
+
+def go(coro: Coroutine[Any, Any, Any], *, name: str = "") -> G:
+    """The ``go`` statement (``newproc``): start ``coro`` as a goroutine in this P's runnext."""
+    p = _p()
+    return p.sched.newproc(coro, p, label=name)
+
+
+@types.coroutine
+def _gosched() -> Generator[Any, Any, None]:
+    yield GOSCHED
+
+
+def gosched() -> Any:
+    """``runtime.Gosched()``: yield the P; this G goes to the global queue tail."""
+    loop = _get_running_loop()
+    if type(loop) is not P:
+        raise NotInGoroutine("gosched() must be awaited inside an aiogc goroutine")
+    return _gosched()
+
+
+@types.coroutine
+def _compute(p: P, ns: int) -> Generator[Any, Any, None]:
+    sched = p.sched
+    if sched.virtual:
+        p.clock += ns
+        p.t_mutator += ns
+    else:
+        import time
+
+        end = time.perf_counter_ns() + ns
+        while time.perf_counter_ns() < end:
+            pass
+    yield SAFEPOINT
+
+
+def compute(ns: int) -> Any:
+    """Modelled CPU work of ``ns`` nanoseconds; a safe point (sysmon may preempt here).
+
+    Virtual time: advances the P's clock.  Wall time: spins for ``ns`` real ns.
+    """
+    if isinstance(ns, bool) or not isinstance(ns, int):
+        raise TypeError(f"compute(ns) needs an int number of nanoseconds, got {type(ns).__name__}")
+    if ns < 0:
+        raise ValueError(f"compute(ns) needs ns >= 0, got {ns}")
+    return _compute(_p(), ns)
+
+
+def gomaxprocs(n: int | None = None) -> int:
+    """``runtime.GOMAXPROCS``: returns the current value.  Changing it at run time is not modelled."""
+    sched = _p().sched
+    if n is not None and n != sched.gomaxprocs:
+        raise NotImplementedError("procresize is not modelled: set Config(gomaxprocs=...) before the run")
+    return sched.gomaxprocs
+
+
+def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **fields: Any) -> Any:
+    """Run ``main`` as the main goroutine of a new runtime (like ``asyncio.run``)."""
+    try:
+        rt = Runtime(config, **fields)
+    except BaseException:
+        if asyncio.iscoroutine(main):
+            main.close()
+        raise
+    return rt.run(main)

@@ -1,0 +1,298 @@
+"""Drivers: who decides which P steps next, and who owns time, timers and I/O.
+
+VirtualDriver — discrete-event simulation in integer nanoseconds.
+  Each P has a local clock.  The driver keeps the active Ps in a heap keyed by
+  (clock, sequence number), the timers in a heap keyed by (when, sequence), and
+  sysmon's next tick; it always processes the earliest of the three, ties broken
+  by sequence number, so a run is a pure function of (config, seed, program).
+  A P, once picked, runs ahead until its clock reaches ``limit`` — the time of the
+  next other event — instead of returning to the heap after every switch.
+  Every operation charges the running P's clock a modelled cost (Config.cost_*).
+  Causality note: a P reads other Ps' queues as they stand; since Ps run ahead
+  only up to the next event, any skew is bounded by one step.
+
+WallDriver — real time on a host asyncio loop (uvloop when importable).
+  Ps are multiplexed on the host loop's thread: the driver steps every active P
+  for a batch of switches, then yields to the host loop so I/O and timers run.
+  Timers are host ``call_at``s; I/O completions ready goroutines through the
+  global queue (the netpoller).  Preemption: sysmon's ``retake`` runs between
+  batches against the monotonic clock.
+
+Deadlock (both): no P has work, no timer is pending, no callback is queued, no
+goroutine waits on host I/O, and a user goroutine is parked ⇒
+``Deadlock("all goroutines are asleep - deadlock!")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiogc.errors import Deadlock
+from aiogc.sched.p import P_RUNNING, P
+from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
+from aiogc.sched.sysmon import Sysmon
+
+if TYPE_CHECKING:
+    from aiogc.sched.g import G
+
+INF = 1 << 62
+
+
+class VirtualDriver:
+    """Deterministic discrete-event time (see module docstring)."""
+
+    virtual = True
+
+    def __init__(self, sched: Sched) -> None:
+        self.sched = sched
+        sched.driver = self
+        self.pheap: list[tuple[int, int, P]] = []
+        self.active: set[int] = set()  # ids of Ps in pheap or stepping
+        self.timers: list[tuple[int, int, asyncio.TimerHandle, P]] = []
+        self.ntimers_cancelled = 0
+        self.seq = 0
+        self.limit = INF
+        self.stepping: P | None = None
+        self.event_time = 0
+        self.sysmon = Sysmon(sched)
+        self.hooks_after_step: list[Any] = []  # schedtrace etc.
+
+    # -- services for Sched and P ----------------------------------------------------------
+    def now(self, p: P | None) -> int:
+        if p is not None:
+            return p.clock
+        return self.current_time()
+
+    def current_time(self) -> int:
+        s = self.stepping
+        return s.clock if s is not None else self.event_time
+
+    def activate(self, p: P) -> None:
+        """Put P in the event heap at its clock (it has work, or was stopped and restarts)."""
+        if p.id in self.active:
+            return
+        self.active.add(p.id)
+        self.seq += 1
+        heapq.heappush(self.pheap, (p.clock, self.seq, p))
+        s = self.stepping
+        if s is not None and p is not s and p.clock < self.limit:
+            self.limit = p.clock  # the stepping P must not run ahead of the newcomer
+
+    def add_timer(self, p: P, when_ns: int, h: asyncio.TimerHandle) -> None:
+        self.seq += 1
+        heapq.heappush(self.timers, (when_ns, self.seq, h, p))
+        if when_ns < self.limit:
+            self.limit = when_ns
+
+    def timer_cancelled(self, h: asyncio.TimerHandle) -> None:
+        self.ntimers_cancelled += 1
+
+    def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
+        return p.call_soon(cb, *args, context=ctx)
+
+    def host_loop(self, what: str) -> Any:
+        raise NotImplementedError(f"{what}: real I/O needs clock='wall'; virtual time has no network")
+
+    # -- the event loop ---------------------------------------------------------------------
+    def _next_timer(self) -> int:
+        t = self.timers
+        while t and t[0][2]._cancelled:
+            heapq.heappop(t)
+        return t[0][0] if t else INF
+
+    def run(self, main_g: G) -> None:
+        sched = self.sched
+        pheap = self.pheap
+        sysmon = self.sysmon
+        hooks = self.hooks_after_step
+        for p in sched.allp:
+            if p.id not in self.active:
+                sched.pidle.append(p)
+        if sched.pidle:
+            # Ps start idle; wakep (from newproc) picks them up.  Keep Go's order: P0 first.
+            sched.pidle.sort(key=lambda q: -q.id)
+        sched.wakep()
+        while not main_g.done():
+            t_timer = self._next_timer()
+            t_p = pheap[0][0] if pheap else INF
+            if pheap:
+                if sysmon.next_ns < t_p - sysmon.max_ns:
+                    sysmon.next_ns = t_p  # Ps were all idle meanwhile: sysmon was asleep
+                t_sys = sysmon.next_ns
+            else:
+                t_sys = INF
+            if t_timer <= t_p and t_timer <= t_sys:
+                if t_timer == INF:
+                    self._deadlock(main_g)
+                    return
+                self._fire_timer()
+                continue
+            if t_sys < t_p:
+                self.event_time = t_sys
+                sysmon.tick(t_sys)
+                continue
+            _, _, p = heapq.heappop(pheap)
+            nxt = pheap[0][0] if pheap else INF
+            self.limit = min(nxt, t_timer, t_sys)
+            if self.limit <= p.clock:
+                self.limit = p.clock + 1  # always make progress
+            self.stepping = p
+            r = sched.run_slice(p)
+            self.stepping = None
+            self.event_time = p.clock
+            self.active.discard(p.id)
+            if r == STEP_PANIC:
+                assert sched.panic is not None
+                raise sched.panic
+            if r == STEP_RUNNING and p.status == P_RUNNING:
+                self.activate(p)
+            for h in hooks:
+                h(p.clock)
+
+    def _fire_timer(self) -> None:
+        when, _, h, p = heapq.heappop(self.timers)
+        self.event_time = when
+        sched = self.sched
+        prev = asyncio._get_running_loop()
+        asyncio.events._set_running_loop(p)
+        try:
+            h._run()
+        finally:
+            asyncio.events._set_running_loop(prev)
+        if sched.panic is not None:
+            raise sched.panic
+
+    def _deadlock(self, main_g: G) -> None:
+        sched = self.sched
+        if any(p.ready_cbs for p in sched.allp):
+            raise AssertionError("deadlock check with queued callbacks")  # unreachable: call_soon wakes
+        raise Deadlock()
+
+
+class WallDriver:
+    """Real time on a host loop (see module docstring)."""
+
+    virtual = False
+    BATCH = 64  # switches per P before yielding to the host loop
+
+    def __init__(self, sched: Sched) -> None:
+        self.sched = sched
+        sched.driver = self
+        self.t0 = time.monotonic_ns()
+        self.host: asyncio.AbstractEventLoop | None = None
+        self.active: list[P] = []
+        self.limit = 0
+        self.stepping: P | None = None
+        self.sysmon = Sysmon(sched)
+        self.wakeup: asyncio.Future[None] | None = None
+        self.pending_timers = 0
+        self.hooks_after_step: list[Any] = []
+
+    def now(self, p: P | None) -> int:
+        return time.monotonic_ns() - self.t0
+
+    def current_time(self) -> int:
+        return time.monotonic_ns() - self.t0
+
+    def activate(self, p: P) -> None:
+        if p not in self.active:
+            self.active.append(p)
+        self._kick()
+
+    def _kick(self) -> None:
+        w = self.wakeup
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def add_timer(self, p: P, when_ns: int, h: asyncio.TimerHandle) -> None:
+        assert self.host is not None
+        self.pending_timers += 1
+        delay = max(0, when_ns - self.now(None)) / 1e9
+        self.host.call_later(delay, self._fire, p, h)
+
+    def timer_cancelled(self, h: asyncio.TimerHandle) -> None:
+        pass
+
+    def _fire(self, p: P, h: asyncio.TimerHandle) -> None:
+        self.pending_timers -= 1
+        if h._cancelled:
+            self._kick()
+            return
+        prev = asyncio._get_running_loop()
+        asyncio.events._set_running_loop(p)
+        try:
+            h._run()
+        finally:
+            asyncio.events._set_running_loop(prev)
+        self._kick()
+
+    def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
+        assert self.host is not None
+        h = asyncio.Handle(cb, args, p, ctx)
+
+        def deliver() -> None:
+            p.ready_cbs.append(h)
+            self.sched.wake_p(p)
+            self._kick()
+
+        self.host.call_soon_threadsafe(deliver)
+        return h
+
+    def host_loop(self, what: str) -> Any:
+        assert self.host is not None
+        return self.host
+
+    async def run(self, main_g: G) -> None:
+        sched = self.sched
+        self.host = asyncio.get_running_loop()
+        for p in sched.allp:
+            if p not in self.active:
+                sched.pidle.append(p)
+        sched.pidle.sort(key=lambda q: -q.id)
+        sched.wakep()
+        sysmon = self.sysmon
+        while not main_g.done():
+            if self.active:
+                for p in list(self.active):
+                    if p.status != P_RUNNING:
+                        self.active.remove(p)
+                        continue
+                    self.limit = p.clock + self.BATCH
+                    self.stepping = p
+                    r = sched.run_slice(p)
+                    self.stepping = None
+                    if r == STEP_PANIC:
+                        assert sched.panic is not None
+                        raise sched.panic
+                    if r != STEP_RUNNING or p.status != P_RUNNING:
+                        if p in self.active:
+                            self.active.remove(p)
+                    if main_g.done():
+                        break
+                now = self.now(None)
+                sysmon.retake(now)
+                for h in self.hooks_after_step:
+                    h(now)
+                await asyncio.sleep(0)  # let the host loop run I/O and timers
+                continue
+            # Nothing runnable: wait for a timer, an I/O completion or a callback.
+            if self._deadlocked():
+                raise Deadlock()
+            self.wakeup = self.host.create_future()
+            try:
+                await self.wakeup
+            finally:
+                self.wakeup = None
+
+    def _deadlocked(self) -> bool:
+        sched = self.sched
+        if self.pending_timers > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
+            return False
+        for g in sched.allgs.values():
+            # A goroutine waiting on a future may be woken by host I/O (the netpoller).
+            if g.fut_waiter is not None:
+                return False
+        return True

@@ -1,0 +1,254 @@
+"""P: a processor — a scheduling context that is also an asyncio event loop.
+
+While a goroutine runs on a P, that P is the thread's running loop, so
+``asyncio.get_running_loop()`` inside a goroutine returns its P, and asyncio
+code (futures, ``sleep``, ``Event``, ``Queue``, ``wait_for``, ``timeout``,
+``gather``, ``create_task``) works against it:
+
+  * ``create_future`` makes ordinary asyncio futures bound to this P; their done
+    callbacks are queued with ``call_soon`` and run on this P between goroutines;
+  * ``call_later``/``call_at`` go to the driver, which owns time (virtual or wall);
+  * ``create_task`` starts a *goroutine* (Go's ``newproc``) — every asyncio task
+    in aiogc is a G, scheduled by Go's rules;
+  * sockets, servers and DNS are delegated to the wall driver's host loop (the
+    netpoller): their completions ready goroutines back onto Ps.
+
+A P holds Go's per-P scheduling state: ``runnext``, the 256-slot ``runq``,
+``curg``, ``schedtick`` and, for the GC, its ``gcw`` and mark worker.  In
+virtual time it also holds its local ``clock`` (integer ns).
+
+Departure: asyncio's own synchronisation primitives (``asyncio.Event``,
+``Lock``, ``Queue``) bind to the first loop that uses them, so one shared by
+goroutines on *different* Ps raises asyncio's "bound to a different event loop"
+error.  Use ``aiogc.Chan``/``Mutex``/``WaitGroup`` between goroutines that may
+run on different Ps (as Go programs do); at GOMAXPROCS=1 both kinds work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiogc.errors import NotInGoroutine
+
+if TYPE_CHECKING:
+    from aiogc.sched.g import G
+    from aiogc.sched.sched import Sched
+
+# P status values (runtime2.go).
+P_IDLE = 0
+P_RUNNING = 1
+P_GCSTOP = 3
+
+
+class P(asyncio.AbstractEventLoop):
+    """One P.  Scheduling fields are public (the model and its tests read them)."""
+
+    def __init__(self, pid: int, sched: Sched) -> None:
+        self.id = pid
+        self.sched = sched
+        self.status = P_IDLE
+        self.runnext: G | None = None
+        self.runq: deque[G] = deque()
+        self.curg: G | None = None
+        self.schedtick = 0
+        self.clock = 0  # virtual time of this P, ns
+        self.spinning = False
+        self.ready_cbs: deque[asyncio.Handle] = deque()
+        # Sysmon's view of this P (Go's sysmontick / pdesc[i]).
+        self.sysmon_tick = 0
+        self.sysmon_when = 0
+        # The slice start (for wall-time preemption at safe points).
+        self.slice_start = 0
+        # Time accounting, ns, by what the P was doing (for the live view and metrics).
+        self.t_mutator = 0
+        self.t_assist = 0
+        self.t_bgmark = 0
+        self.t_idle = 0
+        self.idle_since = 0
+        # GC per-P state, owned by aiogc.gc.
+        self.gcw: Any = None
+        self.mark_worker: G | None = None
+        self.runnext_steal_ok = False  # findrunnable slept 100 µs before stealing a runnext
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<P{self.id} status={self.status} curg={self.curg} runq={len(self.runq)} next={self.runnext}>"
+
+    # ---- asyncio loop API --------------------------------------------------------------
+    def time(self) -> float:
+        return self.sched.now(self) / 1e9
+
+    def now_ns(self) -> int:
+        return self.sched.now(self)
+
+    def get_debug(self) -> bool:
+        return False
+
+    def set_debug(self, enabled: bool) -> None:
+        pass
+
+    def is_running(self) -> bool:
+        return True
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.Future(loop=self)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any,
+                  context: contextvars.Context | None = None) -> asyncio.Handle:
+        h = asyncio.Handle(callback, args, self, context)
+        self.ready_cbs.append(h)
+        if self.curg is None:
+            # Nobody on this P will look at ready_cbs unless it is running: tell the driver.
+            self.sched.wake_p(self)
+        return h
+
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,
+                             context: contextvars.Context | None = None) -> asyncio.Handle:
+        return self.sched.driver.call_soon_threadsafe(self, callback, args, context)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,
+                   context: contextvars.Context | None = None) -> asyncio.TimerHandle:
+        return self.call_at(self.time() + delay, callback, *args, context=context)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
+                context: contextvars.Context | None = None) -> asyncio.TimerHandle:
+        h = asyncio.TimerHandle(when, callback, args, self, context)
+        self.sched.driver.add_timer(self, max(0, round(when * 1e9)), h)
+        return h
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        # The driver drops cancelled handles lazily when they reach the top of its heap.
+        self.sched.driver.timer_cancelled(handle)
+
+    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+        """A task is a goroutine: ``newproc`` onto this P (or the global queue from outside a G)."""
+        return self.sched.newproc(coro, self, is_task=True, label=name or "")
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        self.sched.runtime.report_loop_exception(context)
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self.sched.runtime.report_loop_exception(context)
+
+    def get_exception_handler(self) -> Any:
+        return None
+
+    def set_exception_handler(self, handler: Any) -> None:
+        raise NotImplementedError("aiogc Ps report loop exceptions to the runtime")
+
+    def get_task_factory(self) -> Any:
+        return None
+
+    def set_task_factory(self, factory: Any) -> None:
+        raise NotImplementedError("tasks are goroutines in aiogc")
+
+    def run_forever(self) -> None:
+        raise RuntimeError("a P is driven by the aiogc runtime; use aiogc.run()")
+
+    def run_until_complete(self, future: Any) -> Any:
+        raise RuntimeError("a P is driven by the aiogc runtime; use aiogc.run()")
+
+    def stop(self) -> None:
+        raise RuntimeError("a P is driven by the aiogc runtime")
+
+    async def shutdown_asyncgens(self) -> None:
+        pass
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        pass
+
+    # I/O: delegated to the wall driver's host loop (the netpoller).
+    def _host(self, what: str) -> Any:
+        return self.sched.driver.host_loop(what)
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+        return self._host("run_in_executor").run_in_executor(executor, func, *args)
+
+    async def getaddrinfo(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("getaddrinfo").getaddrinfo(*args, **kw)
+
+    async def getnameinfo(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("getnameinfo").getnameinfo(*args, **kw)
+
+    async def create_connection(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("create_connection").create_connection(*args, **kw)
+
+    async def create_server(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("create_server").create_server(*args, **kw)
+
+    async def create_unix_connection(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("create_unix_connection").create_unix_connection(*args, **kw)
+
+    async def create_unix_server(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("create_unix_server").create_unix_server(*args, **kw)
+
+    async def create_datagram_endpoint(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("create_datagram_endpoint").create_datagram_endpoint(*args, **kw)
+
+    async def sock_recv(self, *args: Any) -> Any:
+        return await self._host("sock_recv").sock_recv(*args)
+
+    async def sock_sendall(self, *args: Any) -> Any:
+        return await self._host("sock_sendall").sock_sendall(*args)
+
+    async def sock_connect(self, *args: Any) -> Any:
+        return await self._host("sock_connect").sock_connect(*args)
+
+    async def sock_accept(self, *args: Any) -> Any:
+        return await self._host("sock_accept").sock_accept(*args)
+
+    async def start_tls(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("start_tls").start_tls(*args, **kw)
+
+    async def connect_accepted_socket(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("connect_accepted_socket").connect_accepted_socket(*args, **kw)
+
+    def add_reader(self, *args: Any) -> Any:
+        return self._host("add_reader").add_reader(*args)
+
+    def remove_reader(self, *args: Any) -> Any:
+        return self._host("remove_reader").remove_reader(*args)
+
+    def add_writer(self, *args: Any) -> Any:
+        return self._host("add_writer").add_writer(*args)
+
+    def remove_writer(self, *args: Any) -> Any:
+        return self._host("remove_writer").remove_writer(*args)
+
+    def add_signal_handler(self, *args: Any) -> Any:
+        raise NotImplementedError("signal handlers belong to the host loop, not to a P")
+
+    def remove_signal_handler(self, *args: Any) -> Any:
+        raise NotImplementedError("signal handlers belong to the host loop, not to a P")
+
+    # ---- callbacks ----------------------------------------------------------------------
+    def run_ready_callbacks(self) -> None:
+        """Run the callbacks queued with ``call_soon`` (future done callbacks, mostly).
+
+        Runs with no current goroutine on this P (so an asyncio Task protocol
+        ``_enter_task`` would not clash) and with this P as the running loop.
+        """
+        cbs = self.ready_cbs
+        n = len(cbs)
+        for _ in range(n):
+            h = cbs.popleft()
+            if not h._cancelled:
+                h._run()
+
+
+def current_p() -> P:
+    """The P running the calling goroutine (``asyncio.get_running_loop()`` inside one)."""
+    loop = asyncio._get_running_loop()
+    if type(loop) is not P:
+        raise NotInGoroutine("not inside an aiogc goroutine")
+    return loop

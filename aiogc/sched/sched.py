@@ -1,0 +1,545 @@
+"""The scheduler: Go's schedule/findrunnable/ready/gopark/gosched/newproc over Ps.
+
+This file models proc1.go of Go 1.5 development (July 2015).  The algorithm:
+
+  * A P runs one G at a time (``curg``).  When the G stops — it parks, yields,
+    is preempted or returns — the P calls ``schedule()``, which picks, in order:
+    (1) this P's GC mark worker if blackening is enabled and the pacer wants one
+    (``findRunnableGCWorker``); (2) one G from the global queue every 61st
+    schedtick (fairness); (3) ``runnext``, then the local ring (``runqget``);
+    (4) ``findrunnable``: local, global (``globrunqget``), steal half of a
+    uniformly random victim's ring (4 x GOMAXPROCS tries; a victim's ``runnext``
+    only in the second half, after a 100 µs sleep), an idle-priority GC mark
+    worker, else the P goes idle.
+  * ``ready(g)`` and ``newproc`` put the G in the *current* P's ``runnext``,
+    kicking the previous ``runnext`` to the ring tail, and wake an idle P if no
+    P is spinning (``wakep``); the caller keeps running.
+  * ``gosched`` and a forced preemption put the G at the *global* queue tail.
+  * A G taken from ``runnext`` inherits the time slice: ``schedtick`` is not
+    incremented, so sysmon measures the slice from its start (``execute``).
+  * Stop-the-world: the requester waits until every other P has stopped at a
+    safe point (between two steps, in this model), then runs alone.
+
+Departures (see go-runtime-model.md §1.12): Ms are folded into Ps (one running
+G per P; a "spinning M" is a P in findrunnable); victims are chosen with the
+run's seeded ``random.Random`` instead of ``fastrand1``; timers and I/O belong
+to the driver (the netpoller); G structs are not reused (``gfput``/``gfget``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
+from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
+from aiogc.sched.p import P, P_GCSTOP, P_IDLE, P_RUNNING
+from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
+from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT
+from aiogc.trace.events import Ev
+
+if TYPE_CHECKING:
+    from aiogc.runtime import Runtime
+
+_get_running_loop = asyncio._get_running_loop
+_set_running_loop = asyncio.events._set_running_loop
+_current_tasks: dict[Any, Any] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+_CancelledError = asyncio.CancelledError
+
+# What a P's step ended with (returned by Sched.run_slice).
+STEP_RUNNING = 0  # still has work; reschedule at its clock
+STEP_IDLE = 1  # found nothing: went idle
+STEP_STOPPED = 2  # stopped for a stop-the-world
+STEP_STW_WAIT = 3  # its G requested stop-the-world; waiting for the others
+STEP_PANIC = 4  # a goroutine panicked: the run is over
+
+STW = object()  # trap: the current G asks to stop the world (see Sched.stop_the_world)
+
+
+class Sched:
+    """Global scheduler state (Go's ``sched`` plus ``allp``) and the P trampoline."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        cfg = runtime.config
+        self.config = cfg
+        self.bus = runtime.bus
+        self.rng = runtime.rng
+        self.driver: Any = None  # set by the driver
+        self.gomaxprocs = cfg.gomaxprocs
+        self.allp = [P(i, self) for i in range(cfg.gomaxprocs)]
+        self.gq: deque[G] = deque()  # the global run queue
+        self.pidle: list[P] = []  # idle Ps (a stack, like Go's pidle list)
+        self.nmspinning = 0
+        self.allgs: dict[int, G] = {}
+        self.goidgen = 0
+        self.main_g: G | None = None
+        self.panic: GoroutinePanic | None = None
+        self.runnext_on = cfg.runnext
+        self.steal_on = cfg.steal
+        # GC hooks (set by aiogc.gc when a collector is attached).
+        self.gc: Any = None
+        self.gc_blacken_enabled = False
+        # Stop-the-world state.
+        self.gcwaiting = False
+        self.stw_p: P | None = None  # the P whose G requested the stop
+        self.stw_waiting = False  # requester still waiting for the others
+        # Costs in the clock's unit (ns in virtual time; a switch counter in wall time).
+        virtual = cfg.clock == "virtual"
+        self.virtual = virtual
+        self.c_switch = cfg.cost_switch_ns if virtual else 1
+        self.c_go = cfg.cost_go_ns if virtual else 0
+        self.c_ready = cfg.cost_ready_ns if virtual else 0
+        self.c_steal = cfg.cost_steal_ns if virtual else 0
+        self.c_stw = cfg.cost_stw_ns if virtual else 0
+        self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
+
+    # ---- time --------------------------------------------------------------------------
+    def now(self, p: P | None = None) -> int:
+        return int(self.driver.now(p))
+
+    # ---- where are we -------------------------------------------------------------------
+    def cur_p(self) -> P | None:
+        loop = _get_running_loop()
+        return loop if type(loop) is P else None
+
+    def cur_g(self) -> G:
+        loop = _get_running_loop()
+        if type(loop) is not P or loop.curg is None:
+            raise NotInGoroutine("not inside an aiogc goroutine")
+        return loop.curg
+
+    # ---- goroutine creation and readying --------------------------------------------------
+    def newproc(self, coro: Any, p: P | None = None, *, system: bool = False, is_task: bool = False,
+                label: str = "") -> G:
+        """Models ``newproc``: a new G in the current P's ``runnext`` (old runnext to the tail).
+
+        Called outside any goroutine (the main G, or a host-loop callback such as a
+        server's connection callback), the G goes to the global queue instead, as
+        Go's netpoller injects Gs.
+        """
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"go() needs a coroutine object, got {type(coro).__name__}")
+        self.goidgen += 1
+        g = G(self.goidgen, coro, system=system, is_task=is_task, label=label)
+        g.status = RUNNABLE
+        self.allgs[g.id] = g
+        cur = self.cur_p()
+        if cur is not None and cur.curg is not None:
+            g._loop = cur
+            runqput(cur, self.gq, g, self.runnext_on)
+            cur.clock += self.c_go
+            if self.bus.on:
+                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id, cur.curg.id, g.id)
+        else:
+            g._loop = cur if cur is not None else (p if p is not None else self.allp[0])
+            self.gq.append(g)
+            if self.bus.on:
+                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id if cur else -1, -1, g.id)
+        self.wakep()
+        return g
+
+    def ready(self, g: G, val: Any = None, exc: BaseException | None = None) -> None:
+        """Models ``ready``: make a parked G runnable in the current P's ``runnext``.
+
+        ``val`` is what its ``park`` returns; ``exc`` is raised there instead.
+        From outside a goroutine context (a host-loop callback) the G goes to the
+        global queue (the netpoller's ``injectglist``).
+        """
+        if g.status != WAITING:
+            raise Throw(f"bad g->status in ready: G{g.id} is {g.status}, want waiting")
+        g.status = RUNNABLE
+        g.wake_val = val
+        g.wake_exc = exc
+        g.parkinfo = None
+        g.fut_waiter = None
+        cur = self.cur_p()
+        if cur is not None:
+            runqput(cur, self.gq, g, self.runnext_on)
+            cur.clock += self.c_ready
+            g.ready_ns = cur.clock if self.virtual else self.now(cur)
+            if self.bus.on:
+                self.bus.emit(self.now(cur), Ev.GoUnpark, cur.id, cur.curg.id if cur.curg else -1, g.id)
+        else:
+            self.gq.append(g)
+            g.ready_ns = self.now(None)
+            if self.bus.on:
+                self.bus.emit(g.ready_ns, Ev.GoUnpark, -1, -1, g.id)
+        self.wakep()
+
+    def cancel_parked(self, g: G) -> None:
+        """Deliver a CancelledError to a G parked on an aiogc primitive (asyncio cancellation)."""
+        info = g.parkinfo
+        if info is not None and hasattr(info, "cancel_waiter"):
+            info.cancel_waiter(g)
+        if g.status == WAITING and g.fut_waiter is None and g.parkinfo is not None:
+            msg = g.cancel_msg
+            g.must_cancel = False
+            self.ready(g, exc=_CancelledError(msg) if msg is not None else _CancelledError())
+
+    def wakep(self) -> None:
+        """Models ``wakep``: if a P is idle and none is spinning, start one looking for work."""
+        if self.pidle and self.nmspinning == 0 and not self.gcwaiting:
+            p = self.pidle.pop()
+            p.spinning = True
+            self.nmspinning += 1
+            self._start_idle_p(p)
+
+    def wake_p(self, p: P) -> None:
+        """A callback was queued on an idle P: start it so the callback runs."""
+        if p.status == P_IDLE and p in self.pidle and not self.gcwaiting:
+            self.pidle.remove(p)
+            self._start_idle_p(p)
+
+    def _start_idle_p(self, p: P) -> None:
+        p.status = P_RUNNING
+        now = self.driver.current_time()
+        if self.virtual:
+            if now > p.clock:
+                p.t_idle += now - p.idle_since if p.idle_since else 0
+                p.clock = now
+        if self.bus.on:
+            self.bus.emit(now, Ev.ProcStart, p.id, -1, None)
+        self.driver.activate(p)
+
+    def _go_idle(self, p: P) -> None:
+        if p.spinning:
+            p.spinning = False
+            self.nmspinning -= 1
+        p.status = P_IDLE
+        p.idle_since = p.clock if self.virtual else self.now(p)
+        self.pidle.append(p)
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.ProcStop, p.id, -1, None)
+
+    # ---- schedule ----------------------------------------------------------------------
+    def schedule(self, p: P) -> tuple[G | None, bool]:
+        """Models ``schedule``: GC worker, 1-in-61 global, runnext, ring, then findrunnable."""
+        if self.gc_blacken_enabled:
+            g = self.gc.find_runnable_gc_worker(p)
+            if g is not None:
+                return g, False
+        if p.schedtick % 61 == 0 and self.gq:
+            g = globrunqget(p, self.gq, self.gomaxprocs, 1)
+            if g is not None:
+                return g, False
+        g = p.runnext
+        if g is not None:
+            p.runnext = None
+            return g, True
+        if p.runq:
+            return p.runq.popleft(), False
+        return self.findrunnable(p)
+
+    def findrunnable(self, p: P) -> tuple[G | None, bool]:
+        """Models ``findrunnable`` (without blocking: returns (None, False) to idle the P).
+
+        Returns ``(None, True)`` when the P should sleep 100 µs before retrying
+        (Go's ``usleep(100)`` in ``runqgrab`` before stealing a victim's runnext).
+        """
+        g, inherit = runqget(p)
+        if g is not None:
+            return g, inherit
+        if self.gq:
+            g = globrunqget(p, self.gq, self.gomaxprocs, 0)
+            if g is not None:
+                self._stop_spinning(p)
+                return g, False
+        n = self.gomaxprocs
+        if self.steal_on and n > 1:
+            npidle = len(self.pidle)
+            if p.spinning or 2 * self.nmspinning < n - npidle:
+                if not p.spinning:
+                    p.spinning = True
+                    self.nmspinning += 1
+                allp = self.allp
+                rand = self.rng.randrange
+                tries = 4 * n
+                for i in range(tries):
+                    victim = allp[rand(n)]
+                    if victim is p:
+                        g, inherit = runqget(p)
+                        if g is not None:
+                            self._stop_spinning(p)
+                            return g, inherit
+                        continue
+                    steal_next = i > 2 * n
+                    if steal_next and not victim.runq and victim.runnext is not None \
+                            and victim.runnext.status == RUNNABLE and not p.runnext_steal_ok:
+                        # Go sleeps 100 µs so the victim can run its own runnext first.
+                        p.runnext_steal_ok = True
+                        p.clock += self.c_steal * (i + 1)
+                        return None, True
+                    g, k = runqsteal(p, victim, steal_next and p.runnext_steal_ok)
+                    if g is not None:
+                        p.clock += self.c_steal * (i + 1)
+                        p.runnext_steal_ok = False
+                        if self.bus.on:
+                            self.bus.emit(self.now(p), Ev.Steal, p.id, g.id, (victim.id, k))
+                        self._stop_spinning(p)
+                        return g, False
+                p.clock += self.c_steal * tries
+        p.runnext_steal_ok = False
+        if self.gc_blacken_enabled:
+            g = self.gc.find_idle_gc_worker(p)
+            if g is not None:
+                self._stop_spinning(p)
+                return g, False
+        return None, False
+
+    def _stop_spinning(self, p: P) -> None:
+        """Models ``resetspinning``: the last spinning P that found work wakes another."""
+        if p.spinning:
+            p.spinning = False
+            self.nmspinning -= 1
+            if self.nmspinning == 0:
+                self.wakep()
+
+    def execute(self, p: P, g: G, inherit: bool) -> None:
+        """Models ``execute``: G becomes running on P; a new slice unless it inherits one."""
+        if g.status != RUNNABLE:
+            raise Throw(f"execute: bad g status {g.status} for G{g.id}")
+        g.status = RUNNING
+        g.preempt = False
+        g.p = p
+        g.gcscanvalid = False
+        p.curg = g
+        if not inherit:
+            p.schedtick += 1
+            p.slice_start = p.clock
+        p.clock += self.c_switch
+        self.nsched += 1
+        g.sched_ns = p.clock
+        _current_tasks[p] = g
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
+
+    def _leave(self, p: P) -> None:
+        p.curg = None
+        _current_tasks.pop(p, None)
+
+    # ---- the trampoline -------------------------------------------------------------------
+    def run_slice(self, p: P) -> int:
+        """Run P until its clock reaches the driver's ``limit`` or it has nothing to do.
+
+        The heart of the model: resume ``curg`` with ``coro.send``, act on the trap
+        it yields, pick the next G with ``schedule``.  Returns a ``STEP_*`` code.
+        Invariant on return with STEP_RUNNING: P is P_RUNNING and either has a
+        ``curg`` stopped at a safe point or will call ``schedule`` next step.
+        """
+        drv = self.driver
+        bus = self.bus
+        prev_loop = _get_running_loop()
+        _set_running_loop(p)
+        try:
+            while True:
+                g = p.curg
+                if g is None:
+                    if p.ready_cbs:
+                        p.run_ready_callbacks()
+                        if self.panic is not None:
+                            return STEP_PANIC
+                    if self.gcwaiting and p is not self.stw_p:
+                        return self._stop_for_stw(p)
+                    g, inherit = self.schedule(p)
+                    if g is None:
+                        if inherit:  # findrunnable asked to sleep 100 µs before stealing runnext
+                            p.clock += 100_000 if self.virtual else 0
+                            return STEP_RUNNING
+                        self._go_idle(p)
+                        return STEP_IDLE
+                    self.execute(p, g, inherit)
+                elif g.preempt and not g.system:
+                    self._preempt(p, g)
+                    continue
+                # Resume the goroutine.
+                coro = g.coro
+                try:
+                    if g.must_cancel:
+                        g.must_cancel = False
+                        msg = g.cancel_msg
+                        trap = coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())
+                    elif g.wake_exc is not None:
+                        exc = g.wake_exc
+                        g.wake_exc = None
+                        trap = coro.throw(exc)
+                    else:
+                        val = g.wake_val
+                        if val is not None:
+                            g.wake_val = None
+                        trap = coro.send(val)
+                except StopIteration as e:
+                    self._goexit(p, g, e.value, None)
+                    if self.panic is not None:
+                        return STEP_PANIC
+                    continue
+                except BaseException as e:  # noqa: BLE001 - every goroutine exception is a panic or a task result
+                    self._goexit(p, g, None, e)
+                    if self.panic is not None:
+                        return STEP_PANIC
+                    continue
+                # Act on the trap.
+                if trap is SAFEPOINT:
+                    if g.preempt and not g.system:
+                        self._preempt(p, g)
+                elif trap is GOSCHED or trap is None:
+                    # goschedImpl: running -> runnable, to the global queue tail.
+                    g.status = RUNNABLE
+                    self._leave(p)
+                    self.gq.append(g)
+                    if bus.on:
+                        bus.emit(self.now(p), Ev.GoSched, p.id, g.id, None)
+                elif trap is PARK:
+                    g.status = WAITING
+                    g.park_ns = p.clock
+                    self._leave(p)
+                    if bus.on:
+                        bus.emit(self.now(p), Ev.GoPark, p.id, g.id, g.waitreason)
+                elif trap is STW:
+                    if not self._stw_begin(p):
+                        return STEP_STW_WAIT
+                elif getattr(trap, "_asyncio_future_blocking", None) is not None:
+                    self._park_on_future(p, g, trap)
+                else:
+                    g.wake_exc = RuntimeError(
+                        f"goroutine G{g.id} yielded {trap!r}: only aiogc awaitables and asyncio futures may be awaited")
+                if p.clock >= drv.limit:
+                    return STEP_RUNNING
+        finally:
+            _set_running_loop(prev_loop)
+
+    def _preempt(self, p: P, g: G) -> None:
+        """Models ``gopreempt_m``: the G goes to the global queue tail."""
+        g.preempt = False
+        g.status = RUNNABLE
+        self._leave(p)
+        self.gq.append(g)
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GoPreempt, p.id, g.id, None)
+
+    def _park_on_future(self, p: P, g: G, fut: Any) -> None:
+        """The G awaits an asyncio future (or another G): park until it is done."""
+        if not fut._asyncio_future_blocking:
+            g.wake_exc = RuntimeError(f"yield was used instead of yield from in G{g.id} with {fut!r}")
+            return
+        fut._asyncio_future_blocking = False
+        if fut is g:
+            g.wake_exc = RuntimeError(f"G{g.id} cannot await itself")
+            return
+        g.status = WAITING
+        g.waitreason = "future"
+        g.fut_waiter = fut
+        g.park_ns = p.clock
+        self._leave(p)
+        fut.add_done_callback(_FutWake(self, g))
+        if g.must_cancel and fut.cancel(msg=g.cancel_msg):
+            g.must_cancel = False
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GoPark, p.id, g.id, "future")
+
+    def _goexit(self, p: P, g: G, result: Any, exc: BaseException | None) -> None:
+        """Models ``goexit0``: the G is dead; a raising goroutine is a panic (tasks keep it)."""
+        self._leave(p)
+        del self.allgs[g.id]
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GoEnd, p.id, g.id, None)
+        if exc is None:
+            g._finish(result)
+            return
+        if isinstance(exc, _CancelledError) and (g.is_task or g.num_cancels > 0):
+            g._finish(cancelled=True)
+            return
+        if g.is_task and isinstance(exc, Exception):
+            g._finish(exc=exc)
+            return
+        tb = "".join(traceback.format_exception(exc))
+        g.traceback_text = tb
+        g._finish(exc=exc)
+        if self.panic is None:
+            panic = GoroutinePanic(g.id, exc, tb)
+            panic.__cause__ = exc
+            self.panic = panic
+
+    # ---- stop the world -------------------------------------------------------------------
+    def _stw_begin(self, p: P) -> bool:
+        """The G on ``p`` asked to stop the world.  True if every other P is already stopped."""
+        if self.gcwaiting:
+            raise Throw("stopTheWorld: already stopping")
+        self.gcwaiting = True
+        self.stw_p = p
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.STWStart, p.id, p.curg.id if p.curg else -1, None)
+        if self._all_others_stopped(p):
+            p.clock += self.c_stw
+            return True
+        self.stw_waiting = True
+        return False
+
+    def _all_others_stopped(self, req: P) -> bool:
+        return all(q is req or q.status != P_RUNNING for q in self.allp)
+
+    def _stop_for_stw(self, p: P) -> int:
+        p.status = P_GCSTOP
+        if self.stw_waiting and self._all_others_stopped(self.stw_p):  # type: ignore[arg-type]
+            req = self.stw_p
+            assert req is not None
+            t = max(q.clock for q in self.allp)
+            req.clock = t + self.c_stw
+            self.stw_waiting = False
+            self.driver.activate(req)
+        return STEP_STOPPED
+
+    def start_the_world(self) -> None:
+        """Models ``startTheWorld``: every stopped P resumes at the requester's time."""
+        req = self.stw_p
+        if not self.gcwaiting or req is None:
+            raise Throw("startTheWorld: world not stopped")
+        self.gcwaiting = False
+        self.stw_p = None
+        req.clock += self.c_stw
+        t = req.clock
+        if self.bus.on:
+            self.bus.emit(self.now(req), Ev.STWEnd, req.id, -1, None)
+        for q in self.allp:
+            if q.status == P_GCSTOP:
+                q.status = P_RUNNING
+                if self.virtual and q.clock < t:
+                    q.clock = t
+                self.driver.activate(q)
+            elif q.status == P_IDLE and q.ready_cbs:
+                self.wake_p(q)
+        if self.gq or any(q.runq or q.runnext for q in self.allp):
+            self.wakep()
+
+    # ---- deadlock -------------------------------------------------------------------------
+    def waiting_user_goroutines(self) -> list[G]:
+        return [g for g in self.allgs.values() if not g.system and g.status == WAITING]
+
+    def close_all(self) -> None:
+        """End of run: close every goroutine's coroutine (Go kills them when main returns)."""
+        for g in list(self.allgs.values()):
+            try:
+                g.coro.close()
+            except BaseException:  # noqa: BLE001 - a goroutine that refuses to die is dropped anyway
+                pass
+            g.status = DEAD
+        self.allgs.clear()
+        for p in self.allp:
+            _current_tasks.pop(p, None)
+
+
+class _FutWake:
+    """Done callback that readies a G parked on a future (runs on the future's loop)."""
+
+    __slots__ = ("sched", "g")
+
+    def __init__(self, sched: Sched, g: G) -> None:
+        self.sched = sched
+        self.g = g
+
+    def __call__(self, fut: Any) -> None:
+        g = self.g
+        if g.status == WAITING and g.fut_waiter is fut:
+            self.sched.ready(g)

@@ -1,0 +1,70 @@
+"""sysmon: forced preemption of goroutines that hog a P (Go's ``sysmon``/``retake``/``preemptone``).
+
+sysmon runs without a P.  Each tick it looks at every running P: if the P's
+``schedtick`` changed since the last tick it records (schedtick, now); if it did
+not change for ``preempt_ns`` (Go: forcePreemptNS = 10 ms) it asks the running G
+to stop (``g.preempt = True``).  The G notices at its next safe point — every
+aiogc await — and goes to the global queue tail (``gopreempt_m``).
+
+Tick spacing follows Go: 20 µs while sysmon keeps finding work; after 50
+consecutive idle ticks the delay doubles each tick up to 10 ms.  So a hog is
+preempted between ``preempt_ns`` and ``preempt_ns`` + one sysmon delay after its
+slice began, as in Go.
+
+Mark workers are system goroutines that poll ``preempt`` themselves (fractional
+and idle workers stop draining; dedicated ones ignore it), so the request is
+set on them too but the trampoline never preempts a system G.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogc.sched.p import P_RUNNING
+
+if TYPE_CHECKING:
+    from aiogc.sched.sched import Sched
+
+
+class Sysmon:
+    __slots__ = ("sched", "next_ns", "delay", "idle", "min_ns", "max_ns", "preempt_ns", "npreempt")
+
+    def __init__(self, sched: Sched) -> None:
+        cfg = sched.config
+        self.sched = sched
+        self.min_ns = cfg.sysmon_min_ns
+        self.max_ns = cfg.sysmon_max_ns
+        self.preempt_ns = cfg.preempt_ns
+        self.delay = self.min_ns
+        self.next_ns = self.min_ns
+        self.idle = 0
+        self.npreempt = 0
+
+    def retake(self, now: int) -> int:
+        """Models ``retake`` for running Ps: returns how many preemptions it requested."""
+        n = 0
+        pre = self.preempt_ns
+        for p in self.sched.allp:
+            g = p.curg
+            if p.status != P_RUNNING or g is None:
+                continue
+            if p.sysmon_tick != p.schedtick:
+                p.sysmon_tick = p.schedtick
+                p.sysmon_when = now
+            elif p.sysmon_when + pre <= now and not g.preempt:
+                g.preempt = True  # preemptone
+                n += 1
+        self.npreempt += n
+        return n
+
+    def tick(self, now: int) -> None:
+        """One sysmon iteration at ``now``; schedules the next by Go's back-off rule."""
+        if self.retake(now):
+            self.idle = 0
+        else:
+            self.idle += 1
+        if self.idle == 0:
+            self.delay = self.min_ns
+        elif self.idle > 50:
+            self.delay = min(self.delay * 2, self.max_ns)
+        self.next_ns = now + self.delay

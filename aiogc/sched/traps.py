@@ -1,0 +1,58 @@
+"""Every point where a goroutine gives control back to its P — the only yield points aiogc has.
+
+A goroutine's coroutine talks to the scheduler by *yielding* one of the trap
+sentinels below (never by calling into the scheduler and switching stacks,
+which Python cannot do).  The P's trampoline (``P.run_slice``) receives the
+trap and acts on it.  Besides these, the trampoline understands two yields it
+did not define: an asyncio future (park until it is done) and a bare ``yield``
+(``asyncio.sleep(0)``), which it treats as ``gosched``.
+
+Trap protocol (invariant: a trap is yielded only by the goroutine that is the
+``curg`` of the running P):
+  GOSCHED    the G goes to the *global* queue tail (Go's ``goschedImpl``).
+  PARK       the G becomes WAITING with ``g.waitreason`` set beforehand; whoever
+             holds it will ``ready`` it (Go's ``gopark``).  The value or exception
+             given to ``ready`` is what the ``park`` awaitable returns or raises.
+  SAFEPOINT  nothing changes state; the scheduler may preempt the G here (a
+             pending sysmon request) or let other Ps catch up in virtual time.
+
+Every aiogc awaitable is a safe point.  Module-level sentinels keep the hot
+path allocation-free.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Generator
+from typing import Any
+
+
+class _Trap:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<trap {self.name}>"
+
+
+GOSCHED = _Trap("gosched")
+PARK = _Trap("park")
+SAFEPOINT = _Trap("safepoint")
+
+
+@types.coroutine
+def gosched_trap() -> Generator[Any, Any, None]:
+    yield GOSCHED
+
+
+@types.coroutine
+def park_trap() -> Generator[Any, Any, Any]:
+    """Yield PARK; the resumption carries the value given to ``ready`` (an exception is thrown in)."""
+    return (yield PARK)
+
+
+@types.coroutine
+def safepoint_trap() -> Generator[Any, Any, None]:
+    yield SAFEPOINT

@@ -1,0 +1,1 @@
+"""Consumers of the model's events: the event bus, gctrace, Perfetto JSON, cycle metrics."""
