@@ -48,9 +48,6 @@ _PENDING, _CANCELLED, _FINISHED = 0, 1, 2
 class G:
     """A goroutine.  See the module docstring for its invariants."""
 
-    # Tell asyncio.isfuture() that a G is future-like.
-    _asyncio_future_blocking: bool = False
-
     __slots__ = (
         "id",
         "coro",
@@ -81,6 +78,8 @@ class G:
         "ready_ns",
         "sched_ns",
         "parkinfo",
+        "_log_destroy_pending",
+        "_asyncio_future_blocking",  # a slot on the class: asyncio.isfuture() sees a future
         "__weakref__",
     )
 
@@ -116,6 +115,8 @@ class G:
         self.ready_ns = 0  # when it was last readied
         self.sched_ns = 0  # when it last started running
         self.parkinfo: Any = None  # what it is parked on (a sudog, a select...)
+        self._asyncio_future_blocking = False
+        self._log_destroy_pending = True  # asyncio.gather sets this on its children
 
     def __repr__(self) -> str:
         name = self.label or getattr(self.coro, "__qualname__", "?")

@@ -345,6 +345,8 @@ class Sched:
                         return self._stop_for_stw(p)
                     g, inherit = self.schedule(p)
                     if g is None:
+                        if p.ready_cbs:
+                            continue  # callbacks queued more callbacks: run them before idling
                         if inherit:  # findrunnable asked to sleep 100 µs before stealing runnext
                             p.clock += 100_000 if self.virtual else 0
                             return STEP_RUNNING
