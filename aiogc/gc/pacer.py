@@ -54,7 +54,7 @@ Departures from Go 1.5, all deliberate:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -322,7 +322,7 @@ class PacerState:
     fractional_goal: float = 0.0
     assist_ratio: float = 0.0
     bg_mark_start_ns: int = 0
-    heap_minimum: int = field(default=-1)  # -1: derive from gogc
+    heap_minimum: int = -1  # -1: derive from gogc
 
     def __post_init__(self) -> None:
         """Models ``gcinit``: heapminimum from GOGC, and ``next_gc = heapminimum`` initially."""
@@ -456,7 +456,11 @@ class PacerState:
             self.next_gc = HEAP_INFINITE
         else:
             self.next_gc = next_trigger(
-                self.heap_reachable, self.trigger_ratio, self.heap_minimum, heap_live=bytes_marked, gogc=self.gogc
+                self.heap_reachable,
+                self.trigger_ratio,
+                self.heap_minimum,
+                heap_live=bytes_marked,
+                gogc=self.gogc,
             )
         self.heap_marked = bytes_marked
         self.heap_scan = scan_work

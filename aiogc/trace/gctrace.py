@@ -42,7 +42,7 @@ GCTRACE_RE = re.compile(
     r"(?P<heap0>\d+)->(?P<heap1>\d+)->(?P<heap2>\d+) MB, (?P<goal>\d+) MB goal, "
     r"(?P<procs>\d+) P(?P<forced> \(forced\))?$"
 )
-"""A Go 1.5 (seed-era, ``gc N`` not ``gc #N``) gctrace line, without its trailing newline."""
+"""A Go 1.5 (seed-era, ``gc N`` not ``gc #N``) gctrace line; ``$`` tolerates one trailing newline."""
 
 
 @dataclass
