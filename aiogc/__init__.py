@@ -1,5 +1,11 @@
 """aiogc: an executable model of Go's goroutine scheduler and concurrent GC, on asyncio."""
 
+# The collector's modules are imported first: importing a submodule of the ``aiogc.gc``
+# package sets ``aiogc.gc`` to that package, and the public name ``aiogc.gc`` must be the
+# ``runtime.GC()`` function bound below.
+import aiogc.gc.assist
+import aiogc.gc.cycle
+import aiogc.gc.workers  # noqa: F401
 from aiogc.config import Config
 from aiogc.errors import (
     CheckmarkError,
@@ -11,6 +17,11 @@ from aiogc.errors import (
 )
 from aiogc.runtime import (
     Runtime,
+    alloc,
+    gc,
+    globals,
+    read_mem_stats,
+    set_gc_percent,
     compute,
     current_g,
     current_p,
@@ -20,10 +31,12 @@ from aiogc.runtime import (
     gosched,
     run,
 )
+from aiogc.gc.heap import Ref
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
 
 __all__ = [
     "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree",
-    "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
+    "Ref", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
+    "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",
 ]

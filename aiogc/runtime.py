@@ -217,3 +217,54 @@ def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **field
             main.close()
         raise
     return rt.run(main)
+
+
+# ---- the GC API ----------------------------------------------------------------------------------
+def alloc(size: int, nptrs: int = 0) -> Any:
+    """``new``: allocate ``size`` bytes with ``nptrs`` pointer slots (its first words); may assist.
+
+    Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
+    ValueError for negative values or ``8 * nptrs > size``.
+    """
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"alloc size must be an int, got {type(size).__name__}")
+    if isinstance(nptrs, bool) or not isinstance(nptrs, int):
+        raise TypeError(f"alloc nptrs must be an int, got {type(nptrs).__name__}")
+    if size < 0:
+        raise ValueError(f"alloc size must be >= 0, got {size}")
+    if nptrs < 0:
+        raise ValueError(f"alloc nptrs must be >= 0, got {nptrs}")
+    if nptrs * 8 > size:
+        raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
+    p = _p()
+    col = p.sched.gc
+    g = p.curg
+    return _alloc_coro(col.mallocgc(p, g, size, nptrs))
+
+
+@types.coroutine
+def _alloc_coro(gen: Any) -> Generator[Any, Any, Any]:
+    return (yield from gen)
+
+
+async def gc() -> None:
+    """``runtime.GC()``: run a full (stop-the-world) collection and wait for it."""
+    await _p().sched.gc.gc_forced()
+
+
+def globals() -> dict[str, Any]:
+    """The runtime's global roots: a dict whose ``Ref`` values (and containers of them) stay alive."""
+    return _p().sched.gc.globals  # type: ignore[no-any-return]
+
+
+def read_mem_stats() -> Any:
+    """``runtime.ReadMemStats``: a ``MemStats`` snapshot (``next_gc`` is the trigger, as in Go 1.5)."""
+    return _p().sched.gc.read_mem_stats()
+
+
+def set_gc_percent(n: int | None) -> int | None:
+    """``debug.SetGCPercent``: set GOGC (None or negative = off); returns the old value."""
+    from aiogc.config import parse_gogc
+
+    v = parse_gogc(-1 if n is None else n, "gogc") if (n is None or n >= 0 or n == -1) else None
+    return _p().sched.gc.pacer.set_gc_percent(v)  # type: ignore[no-any-return]

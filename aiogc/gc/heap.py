@@ -165,10 +165,7 @@ class Ref:
 
     def __eq__(self, other: object) -> bool:
         return (
-            type(other) is Ref
-            and other.id == self.id
-            and other.gen == self.gen
-            and other.heap is self.heap
+            type(other) is Ref and other.id == self.id and other.gen == self.gen and other.heap is self.heap
         )
 
     def __ne__(self, other: object) -> bool:
@@ -224,13 +221,13 @@ class Heap:
     # ------------------------------------------------------------------ storage
 
     def _refresh_views(self) -> None:
-        self._size_v = memoryview(self.size)
-        self._nptrs_v = memoryview(self.nptrs)
-        self._mark_v = memoryview(self.mark)
-        self._gen_v = memoryview(self.gen)
-        self._off_v = memoryview(self.ptr_off)
-        self._alloc_v = memoryview(self.allocated)
-        self._ptrs_v = memoryview(self.ptrs)
+        self._size_v = self.size.data
+        self._nptrs_v = self.nptrs.data
+        self._mark_v = self.mark.data
+        self._gen_v = self.gen.data
+        self._off_v = self.ptr_off.data
+        self._alloc_v = self.allocated.data
+        self._ptrs_v = self.ptrs.data
 
     @property
     def capacity(self) -> int:
@@ -262,7 +259,7 @@ class Heap:
         b = np.full(new, -1, np.int64)
         b[:old] = self.ptrs
         self.ptrs = b
-        self._ptrs_v = memoryview(self.ptrs)
+        self._ptrs_v = self.ptrs.data
 
     # ------------------------------------------------------------------ allocation
 
@@ -383,7 +380,9 @@ class Heap:
                 os_ = offs[order]
                 edges = np.flatnonzero(np.diff(bs)) + 1
                 for lo, hi in zip(
-                    np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [bs.size])).tolist(), strict=True
+                    np.concatenate(([0], edges)).tolist(),
+                    np.concatenate((edges, [bs.size])).tolist(),
+                    strict=True,
                 ):
                     # reversed so that the lowest offset is popped first
                     self._ptr_free[int(bs[lo])].extend(os_[lo:hi][::-1].tolist())

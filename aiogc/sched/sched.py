@@ -217,21 +217,30 @@ class Sched:
     # ---- schedule ----------------------------------------------------------------------
     def schedule(self, p: P) -> tuple[G | None, bool]:
         """Models ``schedule``: GC worker, 1-in-61 global, runnext, ring, then findrunnable."""
+        # Every path that finds a G ends spinning (Go 1.5 calls resetspinning after each source);
+        # a P left "spinning" while it runs a G blocks every later wakep.
         if self.gc_blacken_enabled:
             g = self.gc.find_runnable_gc_worker(p)
             if g is not None:
+                self._stop_spinning(p)
                 return g, False
         if p.schedtick % 61 == 0 and self.gq:
             g = globrunqget(p, self.gq, self.gomaxprocs, 1)
             if g is not None:
+                self._stop_spinning(p)
                 return g, False
         g = p.runnext
         if g is not None:
             p.runnext = None
+            self._stop_spinning(p)
             return g, True
         if p.runq:
+            self._stop_spinning(p)
             return p.runq.popleft(), False
-        return self.findrunnable(p)
+        g, inherit = self.findrunnable(p)
+        if g is not None:
+            self._stop_spinning(p)
+        return g, inherit
 
     def findrunnable(self, p: P) -> tuple[G | None, bool]:
         """Models ``findrunnable`` (without blocking: returns (None, False) to idle the P).
@@ -353,6 +362,14 @@ class Sched:
                         self._go_idle(p)
                         return STEP_IDLE
                     self.execute(p, g, inherit)
+                elif self.gcwaiting and p is not self.stw_p:
+                    # stopTheWorld's preemptall: a mutator stops at this safe point and goes to
+                    # the global queue (gopreempt_m); a system G (mark worker) is asked to stop
+                    # and parks by itself.
+                    if not g.system:
+                        self._preempt(p, g)
+                        continue
+                    g.preempt = True
                 elif g.preempt and not g.system:
                     self._preempt(p, g)
                     continue

@@ -1,0 +1,119 @@
+"""gcAssistAlloc: the mutator assist, as an awaitable — and the seed's yield.
+
+Models mgcmark.go's ``gcAssistAlloc`` at the seed commit (500c88d4), with the
+later policies selectable by ``Config.assist_policy``:
+
+  1. ``g.gcalloc += size`` on every allocation during mark (done by mallocgc on
+     the fast path; here on the slow path);
+  2. debt = floor(assist_ratio x gcalloc) - gcscanwork, in scan-work units;
+     nothing owed → return;
+  3. steal background credit first (``bg_scan_credit``), as after b8526a83;
+  4. do mark work on this P's gcw (``gcDrainN``), best effort, charged to the
+     P's clock as assist time;
+  5. if this assist observes the completion condition (nobody marking, no grey
+     anywhere) it calls ``complete()`` — which readies the coordinator into
+     *this* P's ``runnext`` — and then, **the seed's change**, when
+     ``Config.yield_after_assist`` is true: ``await gosched()``, so this G goes
+     to the global queue and ``schedule()`` runs the coordinator at once.
+     Without it the coordinator waits in ``runnext`` until this G blocks, yields
+     or is preempted (10-20 ms), or is kicked to the ring's tail when this G
+     readies another goroutine;
+  6. an unpaid debt: "seed" returns (no back-pressure: the seed's behaviour);
+     "retry" sleeps 100 µs and retries until paid or the cycle ends (8f34b253,
+     go1.5); "queue" parks on the assist queue until background credit pays it
+     or the cycle ends (Go 1.6).
+
+Departure: debt stays in Go 1.5's scan-work units for all three policies (Go 1.6
+also switched to byte units and to assisting before allocating).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from aiogc.sched.g import G
+from aiogc.sched.p import P, current_p
+from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT
+from aiogc.trace.events import Ev
+
+if TYPE_CHECKING:
+    from aiogc.gc.cycle import Collector
+
+RETRY_SLEEP = 100e-6  # seconds: go1.5's timeSleep(100 µs)
+
+
+def _ready_later(col: Collector, g: G) -> None:
+    if g.status == 4:  # still parked
+        col.sched.ready(g)
+
+
+def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
+    """The assist; a generator run with ``yield from`` inside ``mallocgc`` (see module docstring)."""
+    sched = col.sched
+    pacer = col.pacer
+    marker = col.marker
+    bus = col.bus
+    cfg = col.config
+    g.gcalloc += size
+    if not allow:
+        return
+    policy = cfg.assist_policy
+    while True:
+        debt = int(pacer.assist_ratio * g.gcalloc) - g.gcscanwork
+        if debt <= 0:
+            return
+        stolen = 0
+        bg = pacer.bg_scan_credit
+        if bg > 0:
+            stolen = min(bg, debt)
+            pacer.bg_scan_credit -= stolen
+            debt -= stolen
+            g.gcscanwork += stolen
+            if debt == 0:
+                return
+        if not sched.gc_blacken_enabled:
+            return
+        start = p.clock if col.virtual else col.now(p)
+        if bus.on:
+            bus.emit(col.now(p), Ev.AssistStart, p.id, g.id, debt)
+        col.nactive += 1
+        work = marker.drain(p.gcw, debt)
+        if work:
+            cost = (work >> 3) * col.c_word
+            p.clock += cost
+            p.t_assist += cost
+            g.gcscanwork += work
+            debt -= work
+        if col.blacken_promptly:
+            p.gcw.dispose()
+        col.nactive -= 1
+        completed = False
+        if col.mark_done_now():
+            # The seed records `completed` whenever this assist saw the condition,
+            # even if another marker's complete() got there first.
+            completed = True
+            col.complete(col.phase_signal(), p, "assist")
+        dur = (p.clock if col.virtual else col.now(p)) - start
+        pacer.assist_time_ns += dur
+        if bus.on:
+            bus.emit(col.now(p), Ev.AssistEnd, p.id, g.id, (work, stolen, completed))
+        if dur:
+            yield SAFEPOINT
+            p = current_p()
+        if completed and cfg.yield_after_assist:
+            yield GOSCHED  # the seed: let the coordinator (now in runnext) run at once
+            p = current_p()
+        if debt <= 0 or policy == "seed" or not sched.gc_blacken_enabled:
+            return
+        if policy == "retry":
+            p.call_later(RETRY_SLEEP, _ready_later, col, g)
+            g.waitreason = "assist retry sleep"
+            yield PARK
+            p = current_p()
+            continue
+        # "queue": park until background credit pays the rest or the cycle ends.
+        col.assist_queue.append([g, debt])
+        g.waitreason = "GC assist wait"
+        yield PARK
+        return

@@ -1,0 +1,635 @@
+"""The GC cycle: the coordinator goroutine, bgMarkSignal, and the collector's global state.
+
+Models mgc.go's ``backgroundgc``/``gc(mode)``/``bgMarkSignal`` at the seed commit
+(500c88d4, July 2015).  One cycle, run by the coordinator — an ordinary (system)
+goroutine that any delay of an ordinary goroutine delays too:
+
+  1. sweep termination, world stopped: reset mark state, ``startCycle`` (goal,
+     workers, assist ratio), write barrier on (phase "scan");
+  2. world started; concurrent root scan by the coordinator: globals and every
+     goroutine's stack are greyed (assists and workers are not yet enabled,
+     as at the seed);
+  3. phase "mark"; ``gcBlackenEnabled = 1``: assists and background workers
+     blacken; the coordinator parks in ``bgMark1.wait()``;
+  4. mark 1 complete: the coordinator — readied by whoever called
+     ``complete()`` first, into *that* P's ``runnext`` — re-scans the globals and
+     flushes every P's grey cache; if grey work remains, mark 2 (allocate black,
+     no caching) and ``bgMark2.wait()``;
+  5. mark termination, world stopped: ``endCycle`` (the trigger controller),
+     re-scan the stacks of goroutines that ran since their scan, drain to
+     completion, checkmark (GODEBUG=gccheckmark=1), heap statistics and the
+     next trigger, sweep, world started, gctrace line.
+
+``complete()`` takes effect once per phase.  Completion ("no grey objects
+anywhere and nobody marking") is checked by every marker when it stops
+marking: an assist, a background worker, or (go1.5) the scheduler when it
+looks for a mark worker and finds neither work nor markers.
+
+Departures, each a choice for a single-threaded model:
+  * completion looks at every P's grey cache, not only the global lists (the
+    issue asks for "no grey objects anywhere"); mark 2 still exists because
+    write barriers grey objects after mark 1 completes;
+  * go1.5's fix 64a32ffe is applied: no worker starts after the current phase
+    completed (the seed restarted useless workers between mark 1 and mark 2,
+    which in a model where workers run before ``runnext`` livelocks the P);
+  * go1.5's scheduler-side completion is applied (the seed could hang when no
+    marker was left to notice completion);
+  * the sweep runs inside the mark-termination pause and is not charged to it
+    (Go sweeps concurrently and lazily);
+  * ``aiogc.gc()`` under GOGC=off still collects (as later Go does; Go 1.5's
+    ``runtime.GC()`` did nothing under GOGC=off); it runs Go's
+    ``gcForceBlockMode``: the whole mark with the world stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections import deque
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from aiogc.errors import NotInGoroutine, Throw
+from aiogc.gc.heap import Heap, Ref
+from aiogc.gc.mark import Marker
+from aiogc.gc.pacer import PacerState, format_pacer_end_line, format_pacer_start_line
+from aiogc.gc.roots import RootScanner
+from aiogc.gc.sizeclass import CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, size_class
+from aiogc.sched.g import WAITING, G
+from aiogc.sched.p import P, current_p
+from aiogc.sched.sched import STW, Sched
+from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap
+from aiogc.trace.events import Ev
+from aiogc.trace.gctrace import GCTraceRecord, format_gctrace_line
+from aiogc.trace.metrics import CycleStats, GCStats, MemStats
+
+if TYPE_CHECKING:
+    from aiogc.runtime import Runtime
+
+# gcphase values (Go's _GCoff ... _GCmarktermination).
+GC_OFF = "off"
+GC_SCAN = "scan"
+GC_MARK = "mark"
+GC_MARKTERM = "marktermination"
+GC_SWEEPTERM = "sweepterm"
+
+STACKS_PER_SAFEPOINT = 64  # root scan yields to the other Ps every this many stacks
+
+
+@types.coroutine
+def _stw() -> Generator[Any, Any, None]:
+    yield STW
+
+
+@types.coroutine
+def _safepoint() -> Generator[Any, Any, None]:
+    yield SAFEPOINT
+
+
+class MarkSignal:
+    """Go's ``bgMarkSignal``: ``done`` once per phase, the parked coordinator, ``wake``.
+
+    Invariant: ``complete`` has an effect only for the first caller after ``clear``.
+    """
+
+    __slots__ = ("name", "done", "g", "wake", "complete_ns", "complete_p", "who", "alloc_at", "latency_ns")
+
+    def __init__(self, name: int) -> None:
+        self.name = name
+        self.clear()
+
+    def clear(self) -> None:
+        self.done = False
+        self.g: G | None = None
+        self.wake = False
+        self.complete_ns = -1
+        self.complete_p = -1
+        self.who = ""
+        self.alloc_at = 0
+        self.latency_ns = -1
+
+
+class Collector:
+    """All GC state of one runtime; see the module docstring."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        cfg = rt.config
+        self.config = cfg
+        self.sched: Sched = rt.sched
+        self.bus = rt.bus
+        self.heap = Heap()
+        self.marker = Marker(self.heap, cfg.workbuf_size)
+        self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs,
+                                heap_minimum=-1 if cfg.gogc is None else cfg.heap_minimum * cfg.gogc // 100)
+        self.stats = GCStats()
+        self.globals: dict[str, Any] = {}
+        self.phase = GC_OFF
+        self.blacken_promptly = False
+        self.alloc_black = False
+        self.nactive = 0  # markers marking now (Go: nproc - nwait)
+        self.working = False  # a background cycle is running (bggc.working)
+        self.cycle_busy = False  # worldsema: some cycle (background or forced) is running
+        self.cycle_waiters: list[G] = []
+        self.coord_g: G | None = None
+        self.bg_mark1 = MarkSignal(1)
+        self.bg_mark2 = MarkSignal(2)
+        self.assist_queue: deque[list[Any]] = deque()  # [g, debt] (Go 1.6's work.assistQueue)
+        self.worker_mode: dict[int, str] = {}
+        self.virtual = self.sched.virtual
+        self.c_alloc = cfg.cost_alloc_ns if self.virtual else 0
+        self.c_alloc_slow = cfg.cost_alloc_slow_ns if self.virtual else 0
+        self.c_wb = cfg.cost_wb_ns if self.virtual else 0
+        self.c_word = cfg.cost_scan_word_ns if self.virtual else 0
+        self.debug = cfg.debug
+        self.numgc = 0
+        self.last_gc_ns = 0
+        self.t0 = 0
+        self.cur: dict[str, Any] = {}
+        self._run_slice_code = Sched.run_slice.__code__
+        # Objects per span, per size class, for the mcache fast/slow path split.
+        self.span_objs = [max(1, (CLASS_NPAGES[i] * PAGE_SIZE) // SIZE_CLASSES[i]) if SIZE_CLASSES[i] else 1
+                          for i in range(len(SIZE_CLASSES))]
+        self.heap.shade = self._shade
+        for p in self.sched.allp:
+            p.gcw = self.marker.new_gcw()
+            p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+        self.sched.gc = self
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.t0 = self.sched.now(None)
+
+    def finish(self) -> None:
+        self.sched.gc_blacken_enabled = False
+
+    def now(self, p: P | None = None) -> int:
+        return self.sched.now(p)
+
+    # ---- the write barrier ------------------------------------------------------------------
+    def _shade(self, obj: int) -> None:
+        """Models ``writebarrierptr``'s ``shade``: grey the new pointee into this P's gcw."""
+        p = self.sched.cur_p()
+        if p is None:
+            gcw = self.sched.allp[0].gcw
+        else:
+            p.clock += self.c_wb
+            gcw = p.gcw
+        self.marker.shade(obj, gcw)
+        if self.blacken_promptly or self.phase == GC_MARKTERM:
+            gcw.dispose()
+
+    # ---- allocation: mallocgc ----------------------------------------------------------------
+    def mallocgc(self, p: P, g: G, size: int, nptrs: int) -> Generator[Any, Any, Ref]:
+        """Models ``mallocgc``'s GC half: allocate, then trigger a cycle or assist.
+
+        The trigger and the assist are only evaluated on the slow path (a span
+        refill for the size class, or a large object), as in Go 1.5; the bytes
+        count towards the assist debt on every allocation.
+        """
+        heap = self.heap
+        sched = self.sched
+        obj = heap.alloc(size, nptrs, self.alloc_black)
+        # The Ref must exist before any yield below: this frame's locals are a root while
+        # the goroutine is suspended in an assist (a bare id would let the object be swept).
+        ref = Ref(heap, obj, heap._gen_v[obj])
+        rsize = heap._size_v[obj]
+        self.pacer.heap_scan += nptrs << 3
+        cls = size_class(size) if size <= 32768 else 0
+        mc = p.mcache  # type: ignore[attr-defined]
+        if cls and mc[cls] > 0:
+            mc[cls] -= 1
+            slow = False
+            p.clock += self.c_alloc
+        else:
+            if cls:
+                mc[cls] = self.span_objs[cls] - 1
+            slow = True
+            p.clock += self.c_alloc + self.c_alloc_slow
+        if slow:
+            if self.bus.on:
+                self.bus.emit(self.now(p), Ev.HeapAlloc, p.id, g.id,
+                              (heap.heap_live, self.pacer.next_gc, self.pacer.heap_goal))
+            if (self.phase == GC_OFF and not self.working and self.pacer.gogc is not None
+                    and heap.heap_live >= self.pacer.next_gc):
+                self.start_gc(p)
+                yield GOSCHED  # startGC: let the coordinator run at once
+            elif sched.gc_blacken_enabled:
+                self.pacer.revise(heap.heap_live)
+                yield from self.gc_assist_alloc(p, g, rsize, True)
+        elif sched.gc_blacken_enabled:
+            g.gcalloc += rsize
+        if p.clock >= sched.driver.limit or g.preempt:
+            yield SAFEPOINT
+        return ref
+
+    def gc_assist_alloc(self, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
+        from aiogc.gc.assist import gc_assist_alloc
+
+        return gc_assist_alloc(self, p, g, size, allow)
+
+    # ---- starting a cycle ----------------------------------------------------------------------
+    def start_gc(self, p: P) -> None:
+        """Models ``startGC(gcBackgroundMode)``: start or ready the coordinator (it takes runnext)."""
+        self.working = True
+        if self.coord_g is None:
+            self.coord_g = self.sched.newproc(self._coordinator(), p, system=True, label="GC coordinator")
+        elif self.coord_g.status == WAITING:
+            self.sched.ready(self.coord_g)
+
+    async def _coordinator(self) -> None:
+        """Models ``backgroundgc``: run a cycle, then park until the next trigger."""
+        sched = self.sched
+        while True:
+            await self.gc_cycle(forced=False)
+            self.working = False
+            g = sched.cur_g()
+            g.waitreason = "Concurrent GC wait"
+            await park_trap()
+
+    async def gc_forced(self) -> None:
+        """``runtime.GC()``: wait for any running cycle, then a full stop-the-world cycle."""
+        await self.gc_cycle(forced=True)
+
+    # ---- worldsema ---------------------------------------------------------------------------------
+    async def _acquire_cycle(self) -> None:
+        sched = self.sched
+        while self.cycle_busy:
+            g = sched.cur_g()
+            self.cycle_waiters.append(g)
+            g.waitreason = "semacquire"
+            await park_trap()
+        self.cycle_busy = True
+
+    def _release_cycle(self) -> None:
+        self.cycle_busy = False
+        ws, self.cycle_waiters = self.cycle_waiters, []
+        for g in ws:
+            if g.status == WAITING:
+                self.sched.ready(g)
+
+    # ---- the cycle ------------------------------------------------------------------------------------
+    async def gc_cycle(self, forced: bool) -> None:
+        """Models ``gc(mode)`` at the seed (see the module docstring for the steps)."""
+        sched = self.sched
+        await self._acquire_cycle()
+        try:
+            await self._gc(forced)
+        finally:
+            self._release_cycle()
+
+    async def _gc(self, forced: bool) -> None:
+        sched = self.sched
+        heap = self.heap
+        pacer = self.pacer
+        marker = self.marker
+        bus = self.bus
+        p = current_p()
+        self._ensure_workers()
+        cur: dict[str, Any] = {"forced": forced}
+        self.cur = cur
+        cur["t_sweepterm"] = t_sweepterm = p.clock if self.virtual else self.now(p)
+        cur["heap0"] = heap.heap_live
+        cur["trigger"] = pacer.next_gc
+        cur["alloc0"] = heap.total_alloc
+        cur["stw_ns"] = 0
+        self.phase = GC_SWEEPTERM
+        if bus.on:
+            bus.emit(self.now(p), Ev.GCStart, p.id, -1,
+                     {"n": self.numgc + 1, "trigger": pacer.next_gc, "heap_live": heap.heap_live,
+                      "forced": forced})
+            bus.emit(self.now(p), Ev.GCPhase, p.id, -1, GC_SWEEPTERM)
+        # 5. Stop the world for sweep termination.
+        await _stw()
+        p = current_p()
+        # Sweeping finished at the previous mark termination (see departures).
+        marker.reset()
+        for q in sched.allp:
+            q.gcw.wbuf = None
+            q.gcw.bytes_marked = 0
+            q.gcw.scan_work = 0
+        for g in sched.allgs.values():  # gcResetGState
+            g.gcscanvalid = False
+            g.gcalloc = 0
+            g.gcscanwork = 0
+        self.nactive = 0
+        self.bg_mark1.clear()
+        self.bg_mark2.clear()
+        start_line = pacer.start_cycle(heap.heap_live, self._t(p))
+        cur["goal"] = pacer.heap_goal if not forced else heap.heap_live
+        cur["trigger_ratio"] = pacer.trigger_ratio
+        if self.debug.get("gcpacertrace") and not forced:
+            print(format_pacer_start_line(**start_line), file=sys.stderr)
+        # 7. Write barrier on.
+        self._set_phase(GC_SCAN, p)
+        if forced:
+            cur["t_scan"] = cur["t_installwb"] = cur["t_mark"] = self._t(p)
+            await self._mark_termination(p, cur, forced=True)
+            return
+        sched.start_the_world()
+        p = current_p()
+        cur["t_scan"] = t_scan = self._t(p)
+        cur["stw_ns"] += t_scan - t_sweepterm
+        # 8. Concurrent root scan by the coordinator.
+        await self._scan_roots(p)
+        p = current_p()
+        cur["t_installwb"] = self._t(p)
+        # 9-11. Mark phase: blackening on.
+        self._set_phase(GC_MARK, p)
+        pacer.bg_mark_prepare(self._t(p))
+        self.worker_mode.clear()
+        sched.gc_blacken_enabled = True
+        cur["t_mark"] = self._t(p)
+        for _ in range(len(sched.pidle)):
+            sched.wakep()  # idle Ps may run idle-priority mark workers
+        # 12. Wait for mark 1.
+        await self._wait(self.bg_mark1)
+        p = current_p()
+        # 13. Re-scan globals, flush every P's cache to the global lists.
+        scanner = RootScanner(heap)
+        scanner.scan_globals(self.globals)
+        marker.mark_roots(scanner.out, p.gcw)
+        p.clock += scanner.words * self.c_word
+        for q in sched.allp:
+            q.gcw.dispose()
+        # 14. Mark 2 if work remains.
+        if not marker.global_empty():
+            cur["mark2"] = True
+            self.blacken_promptly = True
+            self.alloc_black = True
+            if bus.on:
+                bus.emit(self.now(p), Ev.GCPhase, p.id, -1, "mark2")
+            await self._wait(self.bg_mark2)
+            p = current_p()
+        else:
+            cur["mark2"] = False
+            self.bg_mark2.done = True
+        await self._mark_termination(p, cur, forced=False)
+
+    def _t(self, p: P) -> int:
+        return p.clock if self.virtual else self.now(p)
+
+    def _set_phase(self, phase: str, p: P) -> None:
+        self.phase = phase
+        self.heap.wb_enabled = phase in (GC_SCAN, GC_MARK, GC_MARKTERM)
+        self.alloc_black = self.blacken_promptly or phase == GC_MARKTERM
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GCPhase, p.id, -1, phase)
+
+    async def _wait(self, sig: MarkSignal) -> None:
+        """Models ``bgMarkSignal.wait``: park unless completion already happened."""
+        g = self.sched.cur_g()
+        if not sig.wake:
+            sig.g = g
+            g.waitreason = "mark wait (idle)"
+            await park_trap()
+        p = current_p()
+        now = self._t(p)
+        if sig.complete_ns >= 0:
+            sig.latency_ns = max(0, now - sig.complete_ns)
+        else:
+            sig.latency_ns = 0
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GCCoordWake, p.id, g.id,
+                          {"phase": sig.name, "latency_ns": sig.latency_ns, "completed_on": sig.complete_p,
+                           "who": sig.who, "alloc_after": self.heap.total_alloc - sig.alloc_at})
+        sig.wake = False
+        sig.g = None
+
+    def complete(self, sig: MarkSignal, p: P, who: str) -> bool:
+        """Models ``bgMarkSignal.complete``: the first caller readies the coordinator on *its* P."""
+        if sig.done:
+            return False
+        sig.done = True
+        sig.complete_ns = self._t(p)
+        sig.complete_p = p.id
+        sig.who = who
+        sig.alloc_at = self.heap.total_alloc
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GCComplete, p.id, p.curg.id if p.curg else -1, (sig.name, who))
+        if sig.g is None:
+            sig.wake = True
+        else:
+            self.sched.ready(sig.g)
+        return True
+
+    def phase_signal(self) -> MarkSignal:
+        if self.blacken_promptly:
+            if not self.bg_mark1.done:
+                raise Throw("completing mark 2 before mark 1")
+            return self.bg_mark2
+        return self.bg_mark1
+
+    def mark_done_now(self) -> bool:
+        """The completion condition: nobody marking and no grey object anywhere."""
+        return self.nactive == 0 and not self.marker.has_grey(q.gcw for q in self.sched.allp)
+
+    async def _scan_roots(self, p: P) -> None:
+        """Models ``gcscan_m``: grey every root, one goroutine at a time, concurrently."""
+        heap = self.heap
+        marker = self.marker
+        scanner = RootScanner(heap)
+        scanner.scan_globals(self.globals)
+        me = self.sched.cur_g()
+        gs = list(self.sched.allgs.values())
+        for i, g in enumerate(gs):
+            if g.status == 6:  # died meanwhile
+                continue
+            scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
+            if (i + 1) % STACKS_PER_SAFEPOINT == 0:
+                marker.mark_roots(scanner.out, p.gcw)
+                p.clock += scanner.words * self.c_word
+                scanner.out.clear()
+                scanner.words = 0
+                await _safepoint()
+                p = current_p()
+        marker.mark_roots(scanner.out, p.gcw)
+        p.clock += scanner.words * self.c_word
+        p.gcw.dispose()
+
+    async def _mark_termination(self, p: P, cur: dict[str, Any], forced: bool) -> None:
+        sched = self.sched
+        heap = self.heap
+        pacer = self.pacer
+        marker = self.marker
+        cur["t_markterm"] = t_markterm = self._t(p)
+        if not forced:
+            await _stw()
+            p = current_p()
+        for q in sched.allp:
+            q.gcw.dispose()
+        heap1 = heap.heap_live
+        cur["heap1"] = heap1
+        end_line = None
+        if not forced:
+            end_line = pacer.end_cycle(heap1, self._t(p))
+        sched.gc_blacken_enabled = False
+        self.blacken_promptly = False
+        self._set_phase(GC_MARKTERM, p)
+        # gcMark: re-scan globals and the stacks that ran since their scan; drain everything.
+        me = sched.cur_g()
+        scanner = RootScanner(heap)
+        scanner.scan_globals(self.globals)
+        for g in list(sched.allgs.values()):
+            if forced or not g.gcscanvalid or g is me:
+                scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
+        gcw = p.gcw
+        marker.mark_roots(scanner.out, gcw)
+        work = marker.drain(gcw, None)
+        gcw.dispose()
+        p.clock += (scanner.words * 8 + work) // 8 * self.c_word
+        marker.check_no_work(q.gcw for q in sched.allp)
+        if self.debug.get("gccheckmark"):
+            roots = RootScanner(heap)
+            roots.scan_globals(self.globals)
+            for g in list(sched.allgs.values()):
+                roots.scan_goroutine(g, self._run_slice_code, running=g is me)
+            marker.checkmark(roots.out)
+        bytes_marked = heap.bytes_marked
+        pacer.mark_done(bytes_marked, heap.heap_live, marker.scan_work)
+        heap.set_heap_live(bytes_marked)
+        self._set_phase(GC_OFF, p)
+        self.alloc_black = False
+        heap.sweep()
+        for q in sched.allp:
+            q.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+        # Wake assists parked on the queue (Go 1.6's gcWakeAllAssists).
+        while self.assist_queue:
+            g, _ = self.assist_queue.popleft()
+            if g.status == WAITING:
+                sched.ready(g)
+        self.numgc += 1
+        t_end = self._t(p) + (sched.c_stw if self.virtual else 0)
+        stw_term = t_end - t_markterm if not forced else t_end - cur["t_sweepterm"]
+        cur["stw_ns"] += stw_term
+        self.stats.pause_total_ns += cur["stw_ns"] if not forced else stw_term
+        sched.start_the_world()
+        p = current_p()
+        self.last_gc_ns = t_end
+        self._record_cycle(p, cur, t_end, end_line, forced)
+
+    def _record_cycle(self, p: P, cur: dict[str, Any], t_end: int, end_line: dict[str, Any] | None,
+                      forced: bool) -> None:
+        pacer = self.pacer
+        heap = self.heap
+        gmp = self.sched.gomaxprocs
+        goal = cur["goal"]
+        heap1 = cur["heap1"]
+        last = self.bg_mark2 if cur.get("mark2") else self.bg_mark1
+        lat = max(self.bg_mark1.latency_ns, self.bg_mark2.latency_ns if cur.get("mark2") else -1, 0)
+        if forced:
+            completed_by = "forced"
+            alloc_after = 0
+            lat = 0
+        else:
+            completed_by = "assist" if last.who == "assist" else "worker"
+            alloc_after = max(0, heap.total_alloc - last.alloc_at) if last.complete_ns >= 0 else 0
+        t_mark = cur["t_mark"]
+        t_markterm = cur["t_markterm"]
+        mark_dur = max(0, t_markterm - t_mark)
+        bg = pacer.dedicated_mark_time_ns + pacer.fractional_mark_time_ns
+        assist = pacer.assist_time_ns
+        frac = (assist + bg) / (mark_dur * gmp) if mark_dur > 0 else 0.0
+        stw = cur["stw_ns"]
+        cs = CycleStats(
+            n=self.numgc, start_ns=cur["t_sweepterm"], end_ns=t_end,
+            heap_trigger=cur["trigger"], heap_goal=goal, heap_at_mark_term=heap1,
+            heap_live_after=heap.heap_live,
+            overshoot=(heap1 - goal) / goal if goal > 0 else 0.0,
+            coordinator_latency_ns=lat, completed_by=completed_by, alloc_after_complete=alloc_after,
+            assist_ns=assist, bg_mark_ns=bg, idle_mark_ns=pacer.idle_mark_time_ns, stw_ns=stw,
+            gc_cpu_fraction=frac, mark_duration_ns=mark_dur, heap_start=cur["heap0"],
+            trigger_ratio=cur["trigger_ratio"], forced=forced, mark2=bool(cur.get("mark2")),
+            gomaxprocs=gmp, scan_work=self.marker.scan_work,
+        )
+        self.stats.cycles.append(cs)
+        self.stats.gc_cpu_ns += assist + bg + stw * gmp
+        if self.bus.on:
+            self.bus.emit(self.now(p), Ev.GCDone, p.id, -1, cs.as_dict())
+        if self.debug.get("gcpacertrace") and end_line is not None:
+            print(format_pacer_end_line(end_line), file=sys.stderr)
+        if self.debug.get("gctrace"):
+            t_sw = cur["t_sweepterm"]
+            total = max(1, (t_end - self.t0) * gmp)
+            rec = GCTraceRecord(
+                n=self.numgc, t_sweep_term_ns=t_sw - self.t0,
+                util_percent=int(self.stats.gc_cpu_ns * 100 // total),
+                clock_sweep_term_ns=cur["t_scan"] - t_sw if not forced else 0,
+                clock_scan_ns=cur["t_installwb"] - cur["t_scan"],
+                clock_install_wb_ns=t_mark - cur["t_installwb"],
+                clock_mark_ns=mark_dur,
+                clock_mark_term_ns=t_end - t_markterm if not forced else t_end - t_sw,
+                cpu_sweep_term_ns=(cur["t_scan"] - t_sw) * gmp if not forced else 0,
+                cpu_scan_ns=cur["t_installwb"] - cur["t_scan"],
+                cpu_install_wb_ns=0,
+                cpu_assist_ns=assist, cpu_background_ns=bg, cpu_idle_ns=pacer.idle_mark_time_ns,
+                cpu_mark_term_ns=(t_end - t_markterm if not forced else t_end - t_sw) * gmp,
+                heap0=cur["heap0"], heap1=heap1, heap2=heap.heap_live, goal=goal,
+                gomaxprocs=gmp, forced=forced,
+            )
+            print(format_gctrace_line(rec), file=sys.stderr)
+
+    # ---- workers -----------------------------------------------------------------------------------
+    def _ensure_workers(self) -> None:
+        from aiogc.gc.workers import ensure_workers
+
+        ensure_workers(self)
+
+    def find_runnable_gc_worker(self, p: P) -> G | None:
+        from aiogc.gc.workers import find_runnable_gc_worker
+
+        return find_runnable_gc_worker(self, p)
+
+    def find_idle_gc_worker(self, p: P) -> G | None:
+        from aiogc.gc.workers import find_idle_gc_worker
+
+        return find_idle_gc_worker(self, p)
+
+    # ---- background credit -----------------------------------------------------------------------------
+    def flush_bg_credit(self, work: int) -> None:
+        """Add background scan work to ``bg_scan_credit``; with the "queue" policy it first
+        pays the assists parked on the assist queue (Go 1.6's ``gcFlushBgCredit``)."""
+        q = self.assist_queue
+        while q and work > 0:
+            ent = q[0]
+            g, debt = ent
+            if g.status != WAITING:
+                q.popleft()
+                continue
+            if work >= debt:
+                work -= debt
+                g.gcscanwork += debt
+                q.popleft()
+                self.sched.ready(g)
+            else:
+                ent[1] = debt - work
+                g.gcscanwork += work
+                work = 0
+        self.pacer.bg_scan_credit += work
+
+    # ---- read-outs ------------------------------------------------------------------------------------
+    def read_mem_stats(self) -> MemStats:
+        heap = self.heap
+        pacer = self.pacer
+        now = self.sched.now(None)
+        total = max(1, (now - self.t0) * self.sched.gomaxprocs)
+        return MemStats(
+            heap_alloc=heap.heap_alloc, heap_live=heap.heap_live, heap_marked=pacer.heap_marked,
+            heap_goal=pacer.heap_goal, next_gc=pacer.next_gc, num_gc=self.numgc,
+            pause_total_ns=self.stats.pause_total_ns, gc_cpu_fraction=self.stats.gc_cpu_ns / total,
+            heap_objects=heap.nobjects, total_alloc=heap.total_alloc, mallocs=heap.nmalloc,
+            frees=heap.nfree, last_gc_ns=self.last_gc_ns,
+        )
+
+
+def attach_gc(rt: Runtime) -> Collector:
+    return Collector(rt)
+
+
+def collector() -> Collector:
+    """The collector of the runtime running the calling goroutine."""
+    loop = current_p()
+    gc = loop.sched.gc
+    if gc is None:
+        raise NotInGoroutine("no collector attached")
+    return gc  # type: ignore[no-any-return]
