@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogc.sched.g import G
 from aiogc.sched.p import P, current_p
-from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT
+from aiogc.sched.traps import GOSCHED, PARK, TICK
 from aiogc.trace.events import Ev
 
 if TYPE_CHECKING:
@@ -77,7 +77,11 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
         start = p.clock if col.virtual else col.now(p)
         if bus.on:
             bus.emit(col.now(p), Ev.AssistStart, p.id, g.id, debt)
+        # Marking: this assist counts as an active marker (Go: nwait -= 1) for the whole
+        # virtual interval its work takes, and cannot be preempted (Go runs it on the
+        # system stack), so other Ps that catch up meanwhile see it marking.
         col.nactive += 1
+        g.locks += 1
         work = marker.drain(p.gcw, debt)
         if work:
             cost = (work >> 3) * col.c_word
@@ -87,6 +91,10 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
             debt -= work
         if col.blacken_promptly:
             p.gcw.dispose()
+        if work:
+            yield TICK
+            p = current_p()
+        g.locks -= 1
         col.nactive -= 1
         completed = False
         if col.mark_done_now():
@@ -98,9 +106,6 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
         pacer.assist_time_ns += dur
         if bus.on:
             bus.emit(col.now(p), Ev.AssistEnd, p.id, g.id, (work, stolen, completed))
-        if dur:
-            yield SAFEPOINT
-            p = current_p()
         if completed and cfg.yield_after_assist:
             yield GOSCHED  # the seed: let the coordinator (now in runnext) run at once
             p = current_p()

@@ -26,9 +26,9 @@ marking: an assist, a background worker, or (go1.5) the scheduler when it
 looks for a mark worker and finds neither work nor markers.
 
 Departures, each a choice for a single-threaded model:
-  * completion looks at every P's grey cache, not only the global lists (the
-    issue asks for "no grey objects anywhere"); mark 2 still exists because
-    write barriers grey objects after mark 1 completes;
+  * completion is Go's (no marker active, global lists empty; see
+    ``mark_done_now``): per-P caches are flushed by the coordinator after mark 1,
+    and mark 2 caches nothing, so when mark 2 completes no grey is left anywhere;
   * go1.5's fix 64a32ffe is applied: no worker starts after the current phase
     completed (the seed restarted useless workers between mark 1 and mark 2,
     which in a model where workers run before ``runnext`` livelocks the P);
@@ -421,8 +421,17 @@ class Collector:
         return self.bg_mark1
 
     def mark_done_now(self) -> bool:
-        """The completion condition: nobody marking and no grey object anywhere."""
-        return self.nactive == 0 and not self.marker.has_grey(q.gcw for q in self.sched.allp)
+        """The completion condition of Go 1.5: nobody marking (``nwait == nproc``) and the
+        global work lists empty.
+
+        Per-P grey caches are deliberately *not* part of the check, as at the seed: a P
+        may still cache a partial buffer (greyed by its write barriers, or left by an
+        assist whose budget ran out).  That is why the coordinator flushes every cache
+        after mark 1 and runs mark 2, during which nothing is cached (every shade and
+        every drain disposes at once), so mark 2's completion means no grey anywhere.
+        Mark termination drains whatever is left with the world stopped.
+        """
+        return self.nactive == 0 and self.marker.global_empty()
 
     async def _scan_roots(self, p: P) -> None:
         """Models ``gcscan_m``: grey every root, one goroutine at a time, concurrently."""

@@ -150,7 +150,7 @@ async def _worker(col: Collector, p0: P) -> None:
             # No work could be had without blocking.
             if mode != DEDICATED:
                 break
-            if col.nactive == 1 and not marker.has_grey(q.gcw for q in sched.allp):
+            if col.nactive == 1 and marker.global_empty():
                 break  # we are the last marker: the getfull barrier releases us
             # getfull: others are still marking; wait for work or for them to finish.
             col.nactive -= 1

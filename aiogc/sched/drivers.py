@@ -63,7 +63,12 @@ class VirtualDriver:
     # -- services for Sched and P ----------------------------------------------------------
     def now(self, p: P | None) -> int:
         if p is not None:
-            return p.clock
+            if p is self.stepping:
+                return p.clock
+            # A P that is not stepping (idle, or running a timer callback) is at least at the
+            # current event time: its own clock may be stale while it sat idle.
+            t = self.current_time()
+            return p.clock if p.clock >= t else t
         return self.current_time()
 
     def current_time(self) -> int:

@@ -54,6 +54,7 @@ class G:
         "status",
         "waitreason",
         "preempt",
+        "locks",
         "system",
         "is_task",
         "label",
@@ -90,6 +91,7 @@ class G:
         self.status = IDLE
         self.waitreason = ""
         self.preempt = False
+        self.locks = 0  # > 0: not preemptible now (Go's m.locks / preemptoff, e.g. inside an assist)
         self.system = system  # Go's isSystemGoroutine: excluded from deadlock detection
         self.is_task = is_task
         self.label = label

@@ -37,7 +37,7 @@ from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
 from aiogc.sched.p import P, P_GCSTOP, P_IDLE, P_RUNNING
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
-from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT
+from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, TICK
 from aiogc.trace.events import Ev
 
 if TYPE_CHECKING:
@@ -290,6 +290,10 @@ class Sched:
                         self._stop_spinning(p)
                         return g, False
                 p.clock += self.c_steal * tries
+                # Go's last step before idling: "check all runqueues once again"; another P still
+                # has queued work (the random victims missed it) -> look again instead of idling.
+                if any(q is not p and (q.runq or q.runnext is not None) for q in allp):
+                    return None, True
         p.runnext_steal_ok = False
         if self.gc_blacken_enabled:
             g = self.gc.find_idle_gc_worker(p)
@@ -362,6 +366,8 @@ class Sched:
                         self._go_idle(p)
                         return STEP_IDLE
                     self.execute(p, g, inherit)
+                elif g.locks:
+                    pass  # not preemptible now: resume it whatever is pending
                 elif self.gcwaiting and p is not self.stw_p:
                     # stopTheWorld's preemptall: a mutator stops at this safe point and goes to
                     # the global queue (gopreempt_m); a system G (mark worker) is asked to stop
@@ -401,8 +407,14 @@ class Sched:
                     continue
                 # Act on the trap.
                 if trap is SAFEPOINT:
-                    if g.preempt and not g.system:
+                    if g.preempt and not g.system and not g.locks:
                         self._preempt(p, g)
+                    elif not self.virtual:
+                        # Wall time: the clock counts steps; a safe point is one, so a G that only
+                        # computes still ends the driver's batch (host I/O, sysmon's retake run).
+                        p.clock += 1
+                elif trap is TICK:
+                    pass
                 elif trap is GOSCHED or trap is None:
                     # goschedImpl: running -> runnable, to the global queue tail.
                     g.status = RUNNABLE

@@ -15,6 +15,9 @@ Trap protocol (invariant: a trap is yielded only by the goroutine that is the
              given to ``ready`` is what the ``park`` awaitable returns or raises.
   SAFEPOINT  nothing changes state; the scheduler may preempt the G here (a
              pending sysmon request) or let other Ps catch up in virtual time.
+  TICK       like SAFEPOINT but never preempts: runtime code that must not be
+             preempted (an assist holding the mark barrier) lets the other Ps
+             catch up to its clock.
 
 Every aiogc awaitable is a safe point.  Module-level sentinels keep the hot
 path allocation-free.
@@ -40,6 +43,7 @@ class _Trap:
 GOSCHED = _Trap("gosched")
 PARK = _Trap("park")
 SAFEPOINT = _Trap("safepoint")
+TICK = _Trap("tick")
 
 
 @types.coroutine

@@ -1,0 +1,1 @@
+"""Experiments built on the model: the seed workload, fix-on vs fix-off comparisons, sweeps."""

@@ -1,0 +1,150 @@
+"""The seed workload: steady allocation over a steady live heap, plus goroutines readied mid-assist.
+
+What it models: the situation of golang/go#11677 that the seed commit addressed —
+mutators on every P allocate fast enough that assists, not only the background
+workers, finish mark phases; and goroutines are readied all the time (channel
+hand-offs), which is what kicks a readied coordinator out of ``runnext`` to the
+tail of the run queue when the completing assist does not yield.
+
+Per P there is one *producer* and one *consumer*:
+
+  producer  loops: allocate a node (``node_size`` bytes, ``node_ptrs`` pointer
+            slots: slot 0 links the list, the others point at ``leaf`` objects
+            allocated with it, ``leaf_size`` bytes, no pointers), link it into
+            the list under construction, compute ``alloc_work_ns``; when the list
+            reaches ``list_len`` nodes it is kept, and the oldest kept list is
+            dropped once this producer's share of ``live_bytes`` is exceeded (so
+            the reachable heap stays near ``live_bytes``); every ``send_every``
+            nodes it sends the current node to its consumer over an unbuffered
+            channel.
+  consumer  receives, computes ``consume_work_ns``, and reads the node it got.
+
+Knobs (all exposed for sweeps): ``live_bytes`` (live heap size), ``alloc_work_ns``
+(allocation rate: bytes per ns ~ (node + leaves) / alloc_work_ns per P),
+``node_ptrs`` (pointer density), ``send_every`` (readying frequency).
+
+Defaults are tuned (honestly: by the allocation rate and pointer density, not by
+anything that touches the scheduler or the GC) so that with GOMAXPROCS=4 and
+GOGC=100 assists complete a substantial share of mark phases; the test suite and
+``compare`` report that share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import aiogc
+from aiogc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SeedWorkload:
+    live_bytes: int = 4 << 20
+    node_size: int = 512
+    node_ptrs: int = 64
+    leaf_size: int = 64
+    list_len: int = 16
+    alloc_work_ns: int = 100
+    send_every: int = 16
+    consume_work_ns: int = 2_000
+    producers_per_p: int = 1
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f.name, v, "a non-negative integer")
+        if self.node_ptrs < 1 or self.node_ptrs * 8 > self.node_size:
+            raise ConfigError("node_ptrs", self.node_ptrs, f"between 1 and node_size/8 ({self.node_size // 8})")
+        for name in ("list_len", "send_every", "producers_per_p", "live_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, getattr(self, name), "a positive integer")
+
+    @classmethod
+    def knobs(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def with_(self, **kw: Any) -> SeedWorkload:
+        return dataclasses.replace(self, **kw)
+
+    def node_bytes(self) -> int:
+        """Approximate bytes per node with its leaves (before size-class rounding)."""
+        return self.node_size + (self.node_ptrs - 1) * self.leaf_size
+
+
+async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[bool]) -> None:
+    alloc = aiogc.alloc
+    compute = aiogc.compute
+    kept: deque[Any] = deque()  # heads of finished lists: this goroutine's live heap
+    kept_bytes = 0
+    per_list = w.list_len * w.node_bytes()
+    head = None
+    n = 0
+    nleaves = w.node_ptrs - 1
+    while not stop[0]:
+        node = await alloc(w.node_size, w.node_ptrs)
+        node[0] = head
+        for i in range(1, nleaves + 1):
+            node[i] = await alloc(w.leaf_size, 0)
+        head = node
+        n += 1
+        await compute(w.alloc_work_ns)
+        if n % w.list_len == 0:
+            kept.append(head)
+            kept_bytes += per_list
+            head = None
+            while kept_bytes > share and kept:
+                kept.popleft()
+                kept_bytes -= per_list
+        if n % w.send_every == 0:
+            await out.send(node)
+    out.close()
+
+
+async def _consumer(w: SeedWorkload, inp: aiogc.Chan) -> None:
+    compute = aiogc.compute
+    async for node in inp:
+        await compute(w.consume_work_ns)
+        _ = node[0]
+
+
+async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None) -> dict[str, Any]:
+    """Run the seed workload until ``cycles`` GC cycles have finished (or ``duration_ns`` passed).
+
+    Returns a small summary; the per-cycle records are in ``runtime.stats.cycles``.
+    """
+    rt = aiogc.current_runtime()
+    sched = rt.sched
+    nprod = sched.gomaxprocs * w.producers_per_p
+    share = max(1, w.live_bytes // nprod)
+    stop = [False]
+    chans = []
+    for i in range(nprod):
+        ch = aiogc.Chan()
+        chans.append(ch)
+        aiogc.go(_consumer(w, ch), name=f"consumer{i}")
+        aiogc.go(_producer(w, share, ch, stop), name=f"producer{i}")
+    stats = rt.stats
+    t0 = rt.now_ns()
+    # The main goroutine only watches: it sleeps in virtual time and checks the bound.
+    import asyncio
+
+    while True:
+        await asyncio.sleep(0.001)
+        if stats is not None and len(stats.cycles) >= cycles:
+            break
+        if duration_ns is not None and rt.now_ns() - t0 >= duration_ns:
+            break
+    stop[0] = True
+    return {"cycles": len(stats.cycles) if stats is not None else 0, "virtual_ns": rt.now_ns() - t0}
+
+
+def run_seed(config: aiogc.Config | None = None, workload: SeedWorkload | None = None, *, cycles: int = 10,
+             duration_ns: int | None = None, **config_fields: Any) -> aiogc.Runtime:
+    """Run the seed workload in a fresh runtime and return the runtime (stats in ``rt.stats``)."""
+    rt = aiogc.Runtime(config, **config_fields)
+    rt.run(seed_main(workload or SeedWorkload(), cycles=cycles, duration_ns=duration_ns))
+    return rt
