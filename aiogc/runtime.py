@@ -237,14 +237,7 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     if nptrs * 8 > size:
         raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
     p = _p()
-    col = p.sched.gc
-    g = p.curg
-    return _alloc_coro(col.mallocgc(p, g, size, nptrs))
-
-
-@types.coroutine
-def _alloc_coro(gen: Any) -> Generator[Any, Any, Any]:
-    return (yield from gen)
+    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
 
 
 async def gc() -> None:

@@ -180,6 +180,7 @@ class Collector:
             gcw.dispose()
 
     # ---- allocation: mallocgc ----------------------------------------------------------------
+    @types.coroutine
     def mallocgc(self, p: P, g: G, size: int, nptrs: int) -> Generator[Any, Any, Ref]:
         """Models ``mallocgc``'s GC half: allocate, then trigger a cycle or assist.
 

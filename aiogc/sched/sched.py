@@ -131,6 +131,7 @@ class Sched:
             g._loop = cur
             runqput(cur, self.gq, g, self.runnext_on)
             cur.clock += self.c_go
+            g.ready_ns = cur.clock if self.virtual else 0
             if self.bus.on:
                 self.bus.emit(self.now(cur), Ev.GoCreate, cur.id, cur.curg.id, g.id)
         else:
@@ -314,6 +315,11 @@ class Sched:
         """Models ``execute``: G becomes running on P; a new slice unless it inherits one."""
         if g.status != RUNNABLE:
             raise Throw(f"execute: bad g status {g.status} for G{g.id}")
+        if g.ready_ns > p.clock and self.virtual:
+            # Causality: a G cannot start before it became runnable (it may have been
+            # readied or yielded on a P whose clock is ahead of this one's).
+            p.t_idle += g.ready_ns - p.clock
+            p.clock = g.ready_ns
         g.status = RUNNING
         g.preempt = False
         g.p = p
@@ -418,6 +424,7 @@ class Sched:
                 elif trap is GOSCHED or trap is None:
                     # goschedImpl: running -> runnable, to the global queue tail.
                     g.status = RUNNABLE
+                    g.ready_ns = p.clock
                     self._leave(p)
                     self.gq.append(g)
                     if bus.on:
@@ -445,6 +452,7 @@ class Sched:
         """Models ``gopreempt_m``: the G goes to the global queue tail."""
         g.preempt = False
         g.status = RUNNABLE
+        g.ready_ns = p.clock
         self._leave(p)
         self.gq.append(g)
         if self.bus.on:
