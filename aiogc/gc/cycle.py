@@ -52,7 +52,13 @@ from typing import TYPE_CHECKING, Any
 from aiogc.errors import NotInGoroutine, Throw
 from aiogc.gc.heap import Heap, Ref
 from aiogc.gc.mark import Marker
-from aiogc.gc.pacer import PacerState, format_pacer_end_line, format_pacer_start_line
+from aiogc.gc.pacer import (
+    PacerState,
+    fake_first_cycle_marked,
+    format_pacer_end_line,
+    format_pacer_start_line,
+    heap_goal,
+)
 from aiogc.gc.roots import RootScanner
 from aiogc.gc.sizeclass import CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, size_class
 from aiogc.sched.g import WAITING, G
@@ -272,7 +278,6 @@ class Collector:
     # ---- the cycle ------------------------------------------------------------------------------------
     async def gc_cycle(self, forced: bool) -> None:
         """Models ``gc(mode)`` at the seed (see the module docstring for the steps)."""
-        sched = self.sched
         await self._acquire_cycle()
         try:
             await self._gc(forced)
@@ -449,12 +454,14 @@ class Collector:
             if (i + 1) % STACKS_PER_SAFEPOINT == 0:
                 marker.mark_roots(scanner.out, p.gcw)
                 p.clock += scanner.words * self.c_word
+                marker.scan_work += scanner.words * 8
                 scanner.out.clear()
                 scanner.words = 0
                 await _safepoint()
                 p = current_p()
         marker.mark_roots(scanner.out, p.gcw)
         p.clock += scanner.words * self.c_word
+        marker.scan_work += scanner.words * 8  # the issue: stack scanning costs scan work
         p.gcw.dispose()
 
     async def _mark_termination(self, p: P, cur: dict[str, Any], forced: bool) -> None:
@@ -617,6 +624,14 @@ class Collector:
                 work = 0
         self.pacer.bg_scan_credit += work
 
+    def next_heap_goal(self) -> int:
+        """The goal the next cycle will compute at its start (startCycle, incl. the small-heap fake)."""
+        pacer = self.pacer
+        r = pacer.heap_reachable
+        if pacer.gogc is not None and pacer.next_gc <= pacer.heap_minimum:
+            r = fake_first_cycle_marked(pacer.next_gc, pacer.trigger_ratio)
+        return heap_goal(r, pacer.gogc)
+
     # ---- read-outs ------------------------------------------------------------------------------------
     def read_mem_stats(self) -> MemStats:
         heap = self.heap
@@ -625,7 +640,9 @@ class Collector:
         total = max(1, (now - self.t0) * self.sched.gomaxprocs)
         return MemStats(
             heap_alloc=heap.heap_alloc, heap_live=heap.heap_live, heap_marked=pacer.heap_marked,
-            heap_goal=pacer.heap_goal, next_gc=pacer.next_gc, num_gc=self.numgc,
+            # Between cycles: the goal the next cycle will aim at; during one: its goal.
+            heap_goal=pacer.heap_goal if self.phase != GC_OFF else self.next_heap_goal(),
+            next_gc=pacer.next_gc, num_gc=self.numgc,
             pause_total_ns=self.stats.pause_total_ns, gc_cpu_fraction=self.stats.gc_cpu_ns / total,
             heap_objects=heap.nobjects, total_alloc=heap.total_alloc, mallocs=heap.nmalloc,
             frees=heap.nfree, last_gc_ns=self.last_gc_ns,
