@@ -8,6 +8,7 @@ import aiogc.gc.cycle
 import aiogc.gc.workers  # noqa: F401
 from aiogc.config import Config
 from aiogc.errors import (
+    ChanClosed,
     CheckmarkError,
     ConfigError,
     Deadlock,
@@ -35,7 +36,7 @@ from aiogc.gc.heap import Ref
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
 
 __all__ = [
-    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree",
+    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "ChanClosed",
     "Ref", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.p import P, P_GCSTOP, P_IDLE, P_RUNNING
+from aiogc.sched.p import P_GCSTOP, P_IDLE, P_RUNNING, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, TICK
 from aiogc.trace.events import Ev

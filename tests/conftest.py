@@ -1,0 +1,46 @@
+"""Shared fixtures and settings for the aiogc test suite.
+
+Hypothesis profiles, chosen with the environment variable ``AIOGC_HYPOTHESIS_PROFILE``:
+  ci    (default) few examples and no deadline, so the suite stays fast and never flakes on a slow host;
+  deep  many examples, for a thorough run (``AIOGC_HYPOTHESIS_PROFILE=deep pytest``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("AIOGC_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def clean_go_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Remove GOMAXPROCS/GOGC/GODEBUG from the environment for one test; returns the monkeypatch."""
+    for var in ("GOMAXPROCS", "GOGC", "GODEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def run_recorded() -> Callable[..., tuple[Any, Any, Any]]:
+    """``run_recorded(main_coro, **config) -> (result, recorder, runtime)``: a run with every event kept."""
+    import aiogc
+    from aiogc.trace.events import Recorder
+
+    def _run(coro: Any, **fields: Any) -> tuple[Any, Any, Any]:
+        rt = aiogc.Runtime(**fields)
+        rec = Recorder()
+        rt.bus.subscribe(rec)
+        return rt.run(coro), rec, rt
+
+    return _run
