@@ -152,6 +152,7 @@ class Config:
     cost_steal_ns: int = 500  # one steal attempt across Ps
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)
+    lookahead_ns: int = 2_000  # how far a P may run ahead of the next P in virtual time (0 = strict)
     # Parsed GODEBUG (derived; not a constructor argument).
     debug: dict[str, int] = field(default_factory=dict, compare=False, repr=False, init=False)
 
@@ -196,6 +197,7 @@ class Config:
             if f.name.startswith("cost_"):
                 int_field(f.name, 0)
         int_field("sysmon_min_ns", 1)
+        int_field("lookahead_ns", 0)
         int_field("sysmon_max_ns", self.sysmon_min_ns)
 
     def replace(self, **changes: Any) -> Config:

@@ -9,8 +9,9 @@ tail of the run queue when the completing assist does not yield.
 Per P there is one *producer* and one *consumer*:
 
   producer  loops: allocate a node (``node_size`` bytes, ``node_ptrs`` pointer
-            slots: slot 0 links the list, the others point at ``leaf`` objects
-            allocated with it, ``leaf_size`` bytes, no pointers), link it into
+            slots: slot 0 links the list, slots 1..``leaves`` point at leaf objects
+            allocated with it, ``leaf_size`` bytes, no pointers; the rest stay
+            nil but are still scanned), link it into
             the list under construction, compute ``alloc_work_ns``; when the list
             reaches ``list_len`` nodes it is kept, and the oldest kept list is
             dropped once this producer's share of ``live_bytes`` is exceeded (so
@@ -23,10 +24,15 @@ Knobs (all exposed for sweeps): ``live_bytes`` (live heap size), ``alloc_work_ns
 (allocation rate: bytes per ns ~ (node + leaves) / alloc_work_ns per P),
 ``node_ptrs`` (pointer density), ``send_every`` (readying frequency).
 
-Defaults are tuned (honestly: by the allocation rate and pointer density, not by
-anything that touches the scheduler or the GC) so that with GOMAXPROCS=4 and
-GOGC=100 assists complete a substantial share of mark phases; the test suite and
-``compare`` report that share.
+Defaults, and why: a 4 MiB live heap (the Go 1.5 heap minimum, so GOGC=100 gives
+an 8 MiB goal and cycles are cheap to simulate); 1 KiB nodes whose 128 words are
+all pointer slots (scan work 1 KiB per node, ~20 % of the bytes allocated) with
+four 1 KiB pointer-free leaves; one node per ``alloc_work_ns`` = 1 µs of mutator
+work, i.e. ~4 B/ns per P.  The allocation rate is the knob that was tuned: at
+~2 B/ns (alloc_work_ns = 2000) the dedicated worker alone finishes every mark
+phase; at 1 µs assists complete more than half of them with GOMAXPROCS=4 and
+GOGC=100 (``compare`` reports the share as ``assist_completed_share``).  Nothing
+that touches the scheduler or the GC was tuned.
 """
 
 from __future__ import annotations
@@ -43,11 +49,12 @@ from aiogc.errors import ConfigError
 @dataclass(frozen=True)
 class SeedWorkload:
     live_bytes: int = 4 << 20
-    node_size: int = 512
-    node_ptrs: int = 64
-    leaf_size: int = 64
-    list_len: int = 16
-    alloc_work_ns: int = 100
+    node_size: int = 1024
+    node_ptrs: int = 128
+    leaf_size: int = 1024
+    leaves: int = 4
+    list_len: int = 8
+    alloc_work_ns: int = 1000
     send_every: int = 16
     consume_work_ns: int = 2_000
     producers_per_p: int = 1
@@ -59,6 +66,8 @@ class SeedWorkload:
                 raise ConfigError(f.name, v, "a non-negative integer")
         if self.node_ptrs < 1 or self.node_ptrs * 8 > self.node_size:
             raise ConfigError("node_ptrs", self.node_ptrs, f"between 1 and node_size/8 ({self.node_size // 8})")
+        if self.leaves > self.node_ptrs - 1:
+            raise ConfigError("leaves", self.leaves, f"at most node_ptrs - 1 ({self.node_ptrs - 1})")
         for name in ("list_len", "send_every", "producers_per_p", "live_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, getattr(self, name), "a positive integer")
@@ -72,7 +81,7 @@ class SeedWorkload:
 
     def node_bytes(self) -> int:
         """Approximate bytes per node with its leaves (before size-class rounding)."""
-        return self.node_size + (self.node_ptrs - 1) * self.leaf_size
+        return self.node_size + self.leaves * self.leaf_size
 
 
 async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[bool]) -> None:
@@ -83,7 +92,7 @@ async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[boo
     per_list = w.list_len * w.node_bytes()
     head = None
     n = 0
-    nleaves = w.node_ptrs - 1
+    nleaves = w.leaves
     while not stop[0]:
         node = await alloc(w.node_size, w.node_ptrs)
         node[0] = head

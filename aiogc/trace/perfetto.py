@@ -1,0 +1,295 @@
+"""Perfetto / Chrome trace-event JSON from the event bus.
+
+``PerfettoTrace`` is a bus subscriber: attach it with ``rt.bus.subscribe(trace)``
+(or ``PerfettoTrace.attach(rt)``), run, then ``trace.write(path)``; the file opens
+in https://ui.perfetto.dev or chrome://tracing.  It only reads events: data flows
+one way, from the model to the trace.
+
+Layout (one process, "aiogc"):
+  * one thread lane per P, named ``P0`` .. ``Pn``, holding
+      - goroutine slices (``X``): from ``GoStart`` to the next ``GoSched``,
+        ``GoPreempt``, ``GoPark``, ``GoEnd`` or ``GoStart`` on that P; named after
+        the goroutine's label, else ``G<id>``;
+      - assist slices (``AssistStart`` -> ``AssistEnd``) and mark-worker slices
+        (``WorkerStart`` -> ``WorkerEnd``), nested inside the goroutine slice;
+      - instants (``i``) for ``complete()`` (``GCComplete``: phase, who) and for the
+        coordinator's wake-up (``GCCoordWake``: latency, who completed, where);
+  * a ``GC`` lane with the phase slices (sweepterm, scan, mark, mark2,
+    marktermination; ``off`` closes the last one) and cycle slices;
+  * counters (``C``): ``heap live``, ``heap trigger``, ``heap goal`` in bytes,
+    from ``HeapAlloc`` samples and the ``GCStart``/``GCDone`` payloads.
+
+Timestamps are microseconds with nanosecond fractions (``ns / 1000`` rounded to
+3 decimals).  The run's configuration (seed included) is in the top-level
+``otherData`` object and in the process's labels.
+
+Note: in virtual time each P has its own clock, so events from different Ps are
+not globally ordered; per lane they are.  A slice whose end would precede its
+start (a cross-P skew, e.g. a GC phase begun on one P and ended on another) is
+given duration 0 rather than a negative one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aiogc.trace.events import Ev, Event
+
+PID = 1
+_GO_STOP = frozenset({Ev.GoSched, Ev.GoPreempt, Ev.GoPark, Ev.GoEnd})
+
+
+def _us(ns: int) -> float:
+    return round(ns / 1000.0, 3)
+
+
+def config_metadata(config: Any) -> dict[str, Any]:
+    """The JSON-safe fields of a ``Config`` (or any dataclass / mapping)."""
+    if config is None:
+        return {}
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        items = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    elif isinstance(config, dict):
+        items = dict(config)
+    else:
+        return {"config": repr(config)}
+    out: dict[str, Any] = {}
+    for k, v in items.items():
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, dict) and all(isinstance(x, (bool, int, float, str)) for x in v.values()):
+            out[k] = dict(v)
+        else:
+            out[k] = repr(v)
+    return out
+
+
+class PerfettoTrace:
+    """Builds a Chrome trace-event JSON document from bus events (see the module docstring)."""
+
+    def __init__(self, rt: Any = None, *, gomaxprocs: int | None = None, config: Any = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        if config is None and rt is not None:
+            config = rt.config
+        if gomaxprocs is None:
+            gomaxprocs = getattr(config, "gomaxprocs", None) or (len(rt.sched.allp) if rt is not None else 1)
+        self.nprocs = int(gomaxprocs)
+        self.gc_tid = self.nprocs  # the GC phase lane comes after P0..Pn-1
+        self.cycle_tid = self.nprocs + 1  # one slice per GC cycle
+        self.meta: dict[str, Any] = {"tool": "aiogc", "config": config_metadata(config)}
+        if metadata:
+            self.meta.update(metadata)
+        self.events: list[dict[str, Any]] = []
+        self.labels: dict[int, str] = {}  # goroutine id -> label
+        self._run: dict[int, tuple[int, int]] = {}  # p -> (g, start ns)
+        self._assist: dict[int, tuple[int, int, int]] = {}  # g -> (p, start ns, debt)
+        self._worker: dict[int, tuple[int, int, str]] = {}  # g -> (p, start ns, mode)
+        self._phase: tuple[str, int] | None = None  # (phase, start ns)
+        self._gc_last = 0
+        self._cycle: tuple[int, int] | None = None  # (n, start ns)
+        self._counters: dict[str, int] = {}
+        self.last_ns = 0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # ---- wiring ------------------------------------------------------------------------------
+    @classmethod
+    def attach(cls, rt: Any, **kw: Any) -> PerfettoTrace:
+        """A trace subscribed to ``rt.bus``."""
+        t = cls(rt, **kw)
+        t._unsubscribe = rt.bus.subscribe(t)
+        return t
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ---- the subscriber --------------------------------------------------------------------------
+    def __call__(self, ev: Event) -> None:
+        ts, kind, p, g, arg = ev
+        if ts > self.last_ns:
+            self.last_ns = ts
+        if kind == Ev.GoStart:
+            self._end_g(p, ts)
+            if isinstance(arg, str) and arg:
+                self.labels[g] = arg
+            if p >= 0:
+                self._run[p] = (g, ts)
+        elif kind in _GO_STOP:
+            cur = self._run.get(p)
+            if cur is not None and cur[0] == g:
+                self._end_g(p, ts)
+        elif kind == Ev.AssistStart:
+            self._assist[g] = (p, ts, int(arg) if isinstance(arg, int) else 0)
+        elif kind == Ev.AssistEnd:
+            st = self._assist.pop(g, None)
+            if st is not None:
+                work, stolen, completed = arg if isinstance(arg, tuple) else (0, 0, False)
+                self._slice(st[0], "assist", st[1], ts, "gc.assist",
+                            {"g": g, "debt": st[2], "work": work, "stolen": stolen,
+                             "completed": bool(completed)})
+        elif kind == Ev.WorkerStart:
+            self._worker[g] = (p, ts, str(arg))
+        elif kind == Ev.WorkerEnd:
+            st = self._worker.pop(g, None)
+            if st is not None:
+                mode, work = arg if isinstance(arg, tuple) else (st[2], 0)
+                self._slice(st[0], f"mark worker ({mode})", st[1], ts, "gc.worker",
+                            {"g": g, "mode": mode, "work": work})
+        elif kind == Ev.GCPhase:
+            self._gc_phase(str(arg), ts)
+        elif kind == Ev.GCStart:
+            d = arg if isinstance(arg, dict) else {}
+            self._cycle = (int(d.get("n", 0)), ts)
+            if "trigger" in d:
+                self._counter("heap trigger", ts, int(d["trigger"]))
+            if "heap_live" in d:
+                self._counter("heap live", ts, int(d["heap_live"]))
+            if "goal" in d:
+                self._counter("heap goal", ts, int(d["goal"]))
+        elif kind == Ev.GCDone:
+            d = arg if isinstance(arg, dict) else {}
+            if self._cycle is not None:
+                n, t0 = self._cycle
+                self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
+                            {k: d[k] for k in ("n", "heap_goal", "heap_at_mark_term", "overshoot",
+                                               "coordinator_latency_ns", "completed_by",
+                                               "alloc_after_complete") if k in d})
+                self._cycle = None
+            if "heap_live_after" in d:
+                self._counter("heap live", ts, int(d["heap_live_after"]))
+        elif kind == Ev.GCComplete:
+            phase, who = arg if isinstance(arg, tuple) else (arg, "")
+            self._instant(p, f"complete() mark {phase} by {who}", ts, "gc.complete",
+                          {"phase": phase, "who": who, "g": g})
+        elif kind == Ev.GCCoordWake:
+            d = arg if isinstance(arg, dict) else {"latency_ns": arg}
+            lat = d.get("latency_ns", 0)
+            self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord", dict(d, g=g))
+        elif kind == Ev.HeapAlloc:
+            if isinstance(arg, tuple) and len(arg) == 3:
+                live, trigger, goal = arg
+                self._counter("heap live", ts, int(live))
+                self._counter("heap trigger", ts, int(trigger))
+                self._counter("heap goal", ts, int(goal))
+        elif kind == Ev.STWStart:
+            self._instant(p, "stop the world", ts, "sched.stw", {"g": g})
+        elif kind == Ev.Steal:
+            if isinstance(arg, tuple):
+                self._instant(p, f"steal {arg[1]} from P{arg[0]}", ts, "sched.steal",
+                              {"victim": arg[0], "n": arg[1], "g": g})
+
+    # ---- builders -----------------------------------------------------------------------------------
+    def _gname(self, g: int) -> str:
+        return self.labels.get(g) or f"G{g}"
+
+    def _end_g(self, p: int, ts: int) -> None:
+        cur = self._run.pop(p, None)
+        if cur is not None:
+            g, t0 = cur
+            self._slice(p, self._gname(g), t0, ts, "goroutine", {"g": g})
+
+    def _slice(self, tid: int, name: str, t0: int, t1: int, cat: str, args: dict[str, Any]) -> None:
+        if tid < 0:
+            tid = self.gc_tid
+        self.events.append({"ph": "X", "name": name, "cat": cat, "ts": _us(t0), "dur": _us(max(0, t1 - t0)),
+                            "pid": PID, "tid": tid, "args": args})
+
+    def _instant(self, tid: int, name: str, ts: int, cat: str, args: dict[str, Any]) -> None:
+        if tid < 0:
+            tid = self.gc_tid
+        self.events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "ts": _us(ts), "pid": PID,
+                            "tid": tid, "args": args})
+
+    def _counter(self, name: str, ts: int, value: int) -> None:
+        if self._counters.get(name) == value:
+            return
+        self._counters[name] = value
+        self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {"bytes": value}})
+
+    def _gc_phase(self, phase: str, ts: int) -> None:
+        # Phases are emitted from whichever P runs the coordinator: keep the lane monotonic.
+        ts = max(ts, self._gc_last)
+        self._gc_last = ts
+        if self._phase is not None:
+            name, t0 = self._phase
+            self._slice(self.gc_tid, name, t0, ts, "gc.phase", {"phase": name})
+            self._phase = None
+        if phase != "off":
+            self._phase = (phase, ts)
+
+    def _metadata(self) -> list[dict[str, Any]]:
+        cfg = self.meta.get("config", {})
+        label = ", ".join(f"{k}={cfg[k]}" for k in ("seed", "gomaxprocs", "gogc", "yield_after_assist", "clock")
+                          if k in cfg)
+        out: list[dict[str, Any]] = [
+            {"ph": "M", "name": "process_name", "pid": PID, "tid": 0, "args": {"name": "aiogc"}},
+            {"ph": "M", "name": "process_labels", "pid": PID, "tid": 0, "args": {"labels": label}},
+        ]
+        for i in range(self.nprocs):
+            out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": i, "args": {"name": f"P{i}"}})
+            out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": i, "args": {"sort_index": i}})
+        for tid, name in ((self.gc_tid, "GC"), (self.cycle_tid, "GC cycles")):
+            out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": tid, "args": {"name": name}})
+            out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": tid,
+                        "args": {"sort_index": tid}})
+        return out
+
+    # ---- output -------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The trace document.  Slices still open (a goroutine running when the run ended) are closed
+        at the last timestamp seen, without changing the recorded state."""
+        end = self.last_ns
+        tail: list[dict[str, Any]] = []
+        saved = self.events
+        self.events = tail
+        try:
+            for p, (g, t0) in sorted(self._run.items()):
+                self._slice(p, self._gname(g), t0, end, "goroutine", {"g": g, "unfinished": True})
+            for g, (p, t0, debt) in sorted(self._assist.items()):
+                self._slice(p, "assist", t0, end, "gc.assist", {"g": g, "debt": debt, "unfinished": True})
+            for g, (p, t0, mode) in sorted(self._worker.items()):
+                self._slice(p, f"mark worker ({mode})", t0, end, "gc.worker", {"g": g, "unfinished": True})
+            if self._phase is not None:
+                self._slice(self.gc_tid, self._phase[0], self._phase[1], end, "gc.phase",
+                            {"phase": self._phase[0], "unfinished": True})
+        finally:
+            self.events = saved
+        return {
+            "traceEvents": self._metadata() + self.events + tail,
+            "displayTimeUnit": "ns",
+            "otherData": self.meta,
+        }
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the trace as JSON to ``path``."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_json(), f, separators=(",", ":"))
+            f.write("\n")
+
+
+def _fmt_lat(ns: Any) -> str:
+    try:
+        v = float(ns)
+    except (TypeError, ValueError):
+        return "?"
+    if v < 1_000:
+        return f"{v:.0f} ns"
+    if v < 1_000_000:
+        return f"{v / 1e3:.1f} µs"
+    return f"{v / 1e6:.2f} ms"
+
+
+def attach(runtime: Any, path: str | os.PathLike[str]) -> Callable[[], None]:
+    """Subscribe a ``PerfettoTrace`` to ``runtime``; the returned function detaches it and writes ``path``."""
+    trace = PerfettoTrace.attach(runtime)
+
+    def close() -> None:
+        trace.detach()
+        trace.write(path)
+
+    return close
