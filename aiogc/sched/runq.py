@@ -131,8 +131,14 @@ def globrunqget(p: RunQ, gq: deque[Any], gomaxprocs: int, max_: int) -> Any:
     if n > GLOBRUNQ_BATCH_MAX:
         n = GLOBRUNQ_BATCH_MAX
     g = gq.popleft()
-    for _ in range(n - 1):
-        runqput(p, gq, gq.popleft(), False)
+    ring = p.runq
+    if len(ring) + n - 1 <= RUNQ_SIZE:
+        # The common case (findrunnable calls this with an empty ring): a bulk move.
+        popleft = gq.popleft
+        ring.extend([popleft() for _ in range(n - 1)])
+    else:
+        for _ in range(n - 1):
+            runqput(p, gq, gq.popleft(), False)
     return g
 
 

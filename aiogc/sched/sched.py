@@ -330,14 +330,14 @@ class Sched:
             p.slice_start = p.clock
         p.clock += self.c_switch
         self.nsched += 1
-        g.sched_ns = p.clock
         _current_tasks[p] = g
         if self.bus.on:
             self.bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
 
     def _leave(self, p: P) -> None:
+        # asyncio's current task for this P is overwritten by the next execute (a stale entry
+        # between goroutines is harmless: no asyncio Task ever runs on a P).
         p.curg = None
-        _current_tasks.pop(p, None)
 
     # ---- the trampoline -------------------------------------------------------------------
     def run_slice(self, p: P) -> int:
@@ -350,6 +350,9 @@ class Sched:
         """
         drv = self.driver
         bus = self.bus
+        gq = self.gq
+        virtual = self.virtual
+        c_switch = self.c_switch
         prev_loop = _get_running_loop()
         _set_running_loop(p)
         try:
@@ -362,16 +365,47 @@ class Sched:
                             return STEP_PANIC
                     if self.gcwaiting and p is not self.stw_p:
                         return self._stop_for_stw(p)
-                    g, inherit = self.schedule(p)
+                    # schedule(), with its common case (no GC worker due, not a 61st tick)
+                    # inlined: this is the hot path of every goroutine switch.
+                    if self.gc_blacken_enabled or (gq and p.schedtick % 61 == 0):
+                        g, inherit = self.schedule(p)
+                    else:
+                        g = p.runnext
+                        if g is not None:
+                            p.runnext = None
+                            inherit = True
+                        elif p.runq:
+                            g = p.runq.popleft()
+                            inherit = False
+                        else:
+                            g, inherit = self.findrunnable(p)
                     if g is None:
                         if p.ready_cbs:
                             continue  # callbacks queued more callbacks: run them before idling
                         if inherit:  # findrunnable asked to sleep 100 µs before stealing runnext
-                            p.clock += 100_000 if self.virtual else 0
+                            p.clock += 100_000 if virtual else 0
                             return STEP_RUNNING
                         self._go_idle(p)
                         return STEP_IDLE
-                    self.execute(p, g, inherit)
+                    # execute(), inlined (see Sched.execute for the commented version).
+                    if g.status != RUNNABLE:
+                        raise Throw(f"execute: bad g status {g.status} for G{g.id}")
+                    if virtual and g.ready_ns > p.clock:
+                        p.t_idle += g.ready_ns - p.clock
+                        p.clock = g.ready_ns
+                    g.status = RUNNING
+                    g.preempt = False
+                    g.p = p
+                    g.gcscanvalid = False
+                    p.curg = g
+                    if not inherit:
+                        p.schedtick += 1
+                        p.slice_start = p.clock
+                    p.clock += c_switch
+                    self.nsched += 1
+                    _current_tasks[p] = g
+                    if bus.on:
+                        bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
                 elif g.locks:
                     pass  # not preemptible now: resume it whatever is pending
                 elif self.gcwaiting and p is not self.stw_p:
@@ -411,28 +445,28 @@ class Sched:
                     if self.panic is not None:
                         return STEP_PANIC
                     continue
-                # Act on the trap.
+                # Act on the trap (most frequent first).
                 if trap is SAFEPOINT:
                     if g.preempt and not g.system and not g.locks:
                         self._preempt(p, g)
-                    elif not self.virtual:
+                    elif not virtual:
                         # Wall time: the clock counts steps; a safe point is one, so a G that only
                         # computes still ends the driver's batch (host I/O, sysmon's retake run).
                         p.clock += 1
-                elif trap is TICK:
-                    pass
                 elif trap is GOSCHED or trap is None:
                     # goschedImpl: running -> runnable, to the global queue tail.
                     g.status = RUNNABLE
                     g.ready_ns = p.clock
-                    self._leave(p)
-                    self.gq.append(g)
+                    p.curg = None
+                    gq.append(g)
                     if bus.on:
                         bus.emit(self.now(p), Ev.GoSched, p.id, g.id, None)
+                elif trap is TICK:
+                    pass
                 elif trap is PARK:
                     g.status = WAITING
                     g.park_ns = p.clock
-                    self._leave(p)
+                    p.curg = None
                     if bus.on:
                         bus.emit(self.now(p), Ev.GoPark, p.id, g.id, g.waitreason)
                 elif trap is STW:
