@@ -122,12 +122,12 @@ def _make_config(args: argparse.Namespace, **extra: Any) -> Any:
     return Config.make(None, **fields)
 
 
-# ---- observers not yet built (TODO hooks) ---------------------------------------------------------
+# ---- observers: trace file, live view ------------------------------------------------------------
 def _attach_trace(runtime: Any, path: str) -> Callable[[], None]:
-    """Attach the Perfetto trace writer for ``path``; returns a function that finishes the file.
+    """Attach the Perfetto trace writer; returns a function that detaches it and writes ``path``.
 
-    TODO(trace/perfetto.py): this expects ``aiogc.trace.perfetto.attach(runtime, path)`` returning a
-    ``close()`` callable (or an object with ``close()``); adjust when that module lands.
+    Uses ``aiogc.trace.perfetto.attach(runtime, path)`` (returns the closing function); a missing
+    module is reported as "trace output is not available yet", an unwritable file as one line.
     """
     try:
         perfetto = importlib.import_module("aiogc.trace.perfetto")
@@ -136,15 +136,22 @@ def _attach_trace(runtime: Any, path: str) -> Callable[[], None]:
     attach = getattr(perfetto, "attach", None)
     if attach is None:
         raise CLIError("trace output is not available yet (aiogc.trace.perfetto has no attach())")
-    handle = attach(runtime, path)
-    return _closer(handle)
+    _check_writable(path)
+    close = _closer(attach(runtime, path))
+
+    def finish() -> None:
+        try:
+            close()
+        except OSError as e:
+            raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
+
+    return finish
 
 
-def _attach_live(runtime: Any) -> Callable[[], None]:
-    """Attach the rich live view; returns a function that stops it.
+def _attach_live(runtime: Any, **kw: Any) -> Callable[[], None]:
+    """Attach the rich live view (``aiogc.view.live.attach(runtime)``); returns the function that stops it.
 
-    TODO(view/live.py): this expects ``aiogc.view.live.attach(runtime)`` returning a ``close()``
-    callable (or an object with ``close()``); adjust when that module lands.
+    Not a terminal: the view prints notable events as plain lines instead of animating.
     """
     try:
         live = importlib.import_module("aiogc.view.live")
@@ -153,7 +160,18 @@ def _attach_live(runtime: Any) -> Callable[[], None]:
     attach = getattr(live, "attach", None)
     if attach is None:
         raise CLIError("the live view is not available yet (aiogc.view.live has no attach())")
-    return _closer(attach(runtime))
+    return _closer(attach(runtime, **kw))
+
+
+def _check_writable(path: str) -> None:
+    """Fail early (one line) if ``path`` cannot be created, before a long run."""
+    d = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise CLIError(f"cannot write {path}: is a directory")
+    if not os.path.isdir(d):
+        raise CLIError(f"cannot write {path}: no such directory {d}")
+    if not os.access(d, os.W_OK):
+        raise CLIError(f"cannot write {path}: permission denied")
 
 
 def _closer(handle: Any) -> Callable[[], None]:
@@ -180,8 +198,9 @@ def add_demo_parser(sub: Any) -> None:
     p.add_argument("--no-live", action="store_true", help="plain text, no live view (always so when not a TTY)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     p.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
-    p.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
-                   help="live-view playback speed (virtual seconds per wall second; default 1)")
+    p.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+                   help="live-view playback speed in virtual seconds per wall second "
+                        "(default: as fast as it runs)")
     _add_runtime_flags(p, clock=False)
 
 
@@ -196,7 +215,7 @@ def demo_scheduler(args: argparse.Namespace) -> int:
     length) from one channel and send results to another; main feeds the jobs, sums the results and
     waits on a WaitGroup.  A hog goroutine computes for 25 ms in 1 ms steps, so sysmon preempts it.
     Prints, per P, how many goroutines it ran (switches), steals and preemptions, then the virtual
-    time taken.  Counts come from the event bus (read-only, as every observer).
+    time taken.  On a terminal (unless ``--no-live``) the live view runs meanwhile, at ``--speed``.  Counts come from the event bus (read-only, as every observer).
     """
     import aiogc
     from aiogc.trace.events import Ev
@@ -222,7 +241,13 @@ def demo_scheduler(args: argparse.Namespace) -> int:
             preempts[p] += 1
 
     rt.bus.subscribe(count)
-    finish_trace = _attach_trace(rt, args.trace) if args.trace else None
+    if args.json:
+        _check_writable(args.json)
+    closers: list[Callable[[], None]] = []
+    if args.trace:
+        closers.append(_attach_trace(rt, args.trace))
+    if not args.no_live and sys.stdout.isatty():
+        closers.append(_attach_live(rt, speed=args.speed))
     limit_ns = int(args.duration * 1e9)
     nworkers = 4 * n
     njobs = 64 * n
@@ -269,8 +294,8 @@ def demo_scheduler(args: argparse.Namespace) -> int:
     try:
         rounds = rt.run(main())
     finally:
-        if finish_trace is not None:
-            finish_trace()
+        for close in reversed(closers):
+            close()
     total_ns = rt.now_ns()
     out = sys.stdout
     out.write(f"aiogc demo: scheduler, GOMAXPROCS={n}, seed={cfg.seed}, virtual time\n")
@@ -299,6 +324,7 @@ def demo_scheduler(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: str, doc: Any) -> None:
+    _check_writable(path)
     try:
         with open(path, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
