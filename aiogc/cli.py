@@ -494,6 +494,9 @@ def _run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except Deadlock as e:
         sys.stderr.write(f"fatal error: {e}\n")
+        for goid, label, reason in e.goroutines:  # as Go lists the blocked goroutines
+            name = f" ({label})" if label else ""
+            sys.stderr.write(f"\ngoroutine {goid}{name} [{reason}]\n")
         return EXIT_USAGE
 
 

@@ -43,8 +43,11 @@ class Deadlock(AiogcError):
     Models Go's ``checkdead`` ``throw("all goroutines are asleep - deadlock!")``.
     """
 
-    def __init__(self, msg: str = "all goroutines are asleep - deadlock!") -> None:
+    def __init__(self, msg: str = "all goroutines are asleep - deadlock!",
+                 goroutines: list[tuple[int, str, str]] | None = None) -> None:
         super().__init__(msg)
+        #: the parked user goroutines: (id, label, wait reason), as Go lists them after the fatal line
+        self.goroutines = goroutines or []
 
 
 class GoroutinePanic(AiogcError):

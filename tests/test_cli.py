@@ -239,7 +239,11 @@ def test_panic(progs: Path) -> None:
 def test_deadlock(progs: Path) -> None:
     r = run_cli("run", str(progs / "deadlock.py"))
     assert r.returncode == 2
-    assert r.stderr.splitlines() == ["fatal error: all goroutines are asleep - deadlock!"]
+    lines = r.stderr.splitlines()
+    assert lines[0] == "fatal error: all goroutines are asleep - deadlock!"
+    # then, as Go does, the blocked goroutines with their wait reasons
+    assert any(line.startswith("goroutine 1 (main) [") for line in lines[1:])
+    assert "Traceback" not in r.stderr
 
 
 def test_main_in_process_returns_status(capsys: pytest.CaptureFixture[str]) -> None:

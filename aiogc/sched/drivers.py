@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 INF = 1 << 62
 
 
+def _parked(sched: Sched) -> list[tuple[int, str, str]]:
+    return [(g.id, g.label, g.waitreason) for g in sched.waiting_user_goroutines()]
+
+
 class VirtualDriver:
     """Deterministic discrete-event time (see module docstring)."""
 
@@ -143,6 +147,8 @@ class VirtualDriver:
             if t_sys < t_p:
                 self.event_time = t_sys
                 sysmon.tick(t_sys)
+                for h in hooks:
+                    h(t_sys)
                 continue
             _, _, p = heapq.heappop(pheap)
             nxt = pheap[0][0] if pheap else INF
@@ -179,7 +185,7 @@ class VirtualDriver:
         sched = self.sched
         if any(p.ready_cbs for p in sched.allp):
             raise AssertionError("deadlock check with queued callbacks")  # unreachable: call_soon wakes
-        raise Deadlock()
+        raise Deadlock(goroutines=_parked(sched))
 
 
 class WallDriver:
@@ -290,7 +296,7 @@ class WallDriver:
                 continue
             # Nothing runnable: wait for a timer, an I/O completion or a callback.
             if self._deadlocked():
-                raise Deadlock()
+                raise Deadlock(goroutines=_parked(sched))
             self.wakeup = self.host.create_future()
             try:
                 await self.wakeup
