@@ -185,27 +185,27 @@ def _closer(handle: Any) -> Callable[[], None]:
 
 # ---- demo ----------------------------------------------------------------------------------------
 def add_demo_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="watch the runtime at work (bounded)",
-                       description="The runtime at work: for now the scheduler (fan-out/fan-in over "
-                                   "channels, per-P statistics), in plain text. Bounded by --cycles "
-                                   "and --duration.")
-    p.add_argument("--cycles", type=_positive_int, default=5, metavar="N",
-                   help="rounds to run (GC cycles in the GC demo; default 5)")
-    p.add_argument("--duration", type=_positive_float, default=10.0, metavar="SECONDS",
-                   help="stop after this much runtime time (default 10)")
-    p.add_argument("--no-yield", action="store_true",
-                   help="turn the seed fix off (no Gosched after an assist that completed a mark phase)")
-    p.add_argument("--no-live", action="store_true", help="plain text, no live view (always so when not a TTY)")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    p.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
-    p.add_argument("--speed", type=_positive_float, default=None, metavar="X",
-                   help="live-view playback speed in virtual seconds per wall second "
-                        "(default: as fast as it runs)")
-    _add_runtime_flags(p, clock=False)
+    from aiogc.experiments.demo import add_demo_arguments
+
+    p = sub.add_parser("demo", help="the seed experiment under a live view (bounded)",
+                       description="The seed workload (mutators allocating on every P, producer/consumer "
+                                   "pairs over channels) under a live view of Ps, run queues, heap vs goal, "
+                                   "assists and the coordinator hand-off; at the end, fix on vs fix off. "
+                                   "Bounded by --cycles and --duration.")
+    add_demo_arguments(p)
+    p.add_argument("--scheduler", action="store_true",
+                   help="instead, the scheduler alone: fan-out/fan-in rounds with per-P statistics")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return demo_scheduler(args)
+    if args.scheduler:
+        return demo_scheduler(args)
+    from aiogc.experiments.demo import cmd_demo as seed_demo
+
+    for path in (args.json, args.trace):
+        if path:
+            _check_writable(path)
+    return seed_demo(args)
 
 
 def demo_scheduler(args: argparse.Namespace) -> int:
@@ -412,8 +412,23 @@ def _not_implemented(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def add_compare_parser(sub: Any) -> None:
-    sub.add_parser("compare", help="fix on vs off over seeds and GOMAXPROCS values (not implemented yet)",
-                   description="Compare the seed fix on and off (not implemented yet).")
+    from aiogc.experiments.compare import add_compare_arguments
+
+    p = sub.add_parser("compare", help="fix on vs off over seeds and GOMAXPROCS values",
+                       description="Run the seed workload with the fix on and off over seeds and GOMAXPROCS "
+                                   "values (a process pool on every core) and tabulate coordinator latency, "
+                                   "overshoot, mark duration and bytes allocated after completion.")
+    add_compare_arguments(p)
+    p.add_argument("--gogc", type=_gogc, default=None, metavar="PCT", help="GOGC for every run (default 100)")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from aiogc.experiments.compare import cmd_compare as run_compare
+
+    for path in (args.json, args.csv, args.plot):
+        if path:
+            _check_writable(path)
+    return run_compare(args)
 
 
 def add_sweep_parser(sub: Any) -> None:
@@ -426,7 +441,6 @@ def add_bench_parser(sub: Any) -> None:
                    description="Benchmarks against asyncio, uvloop and trio (not implemented yet).")
 
 
-cmd_compare = _not_implemented("compare")
 cmd_sweep = _not_implemented("sweep")
 cmd_bench = _not_implemented("bench")
 

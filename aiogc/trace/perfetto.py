@@ -135,10 +135,10 @@ class PerfettoTrace:
         elif kind == Ev.WorkerStart:
             self._worker[g] = (p, ts, str(arg))
         elif kind == Ev.WorkerEnd:
-            st = self._worker.pop(g, None)
-            if st is not None:
-                mode, work = arg if isinstance(arg, tuple) else (st[2], 0)
-                self._slice(st[0], f"mark worker ({mode})", st[1], ts, "gc.worker",
+            wst = self._worker.pop(g, None)
+            if wst is not None:
+                mode, work = arg if isinstance(arg, tuple) else (wst[2], 0)
+                self._slice(wst[0], f"mark worker ({mode})", wst[1], ts, "gc.worker",
                             {"g": g, "mode": mode, "work": work})
         elif kind == Ev.GCPhase:
             self._gc_phase(str(arg), ts)

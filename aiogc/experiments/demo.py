@@ -1,0 +1,166 @@
+"""``aiogc demo``: the seed workload under the live view, then fix on vs fix off.
+
+Runs ``seed_main`` (``aiogc.experiments.workloads``) in virtual time with a
+``LiveView`` on a rich ``Live`` (refreshed from the driver's step hook every
+``--refresh-ms`` of virtual time; ``--speed X`` paces virtual time at X virtual
+seconds per wall second).  Bounded by ``--cycles`` and ``--duration`` (virtual
+seconds).  ``--no-live``, or a stdout that is not a terminal, prints the notable
+events as plain lines instead.  At the end the same seed runs headless in the
+other mode (fix off if the demo ran with it, and vice versa) and a fix-on vs
+fix-off summary table is printed.  Ctrl-C stops the run, leaves the terminal
+clean and prints the summary of what ran (exit status 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from typing import Any
+
+from aiogc.errors import ConfigError, GoroutinePanic
+
+EXIT_INTERRUPTED = 130
+
+
+def _pos_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _int(s: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+
+
+def _pos_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
+    return v
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cycles", type=_pos_int, default=6, metavar="N", help="GC cycles to run (default 6)")
+    parser.add_argument("--duration", type=_pos_float, default=10.0, metavar="SECONDS",
+                        help="stop after this much virtual time (default 10)")
+    parser.add_argument("--no-yield", action="store_true",
+                        help="turn the seed fix off (no Gosched after an assist that completed a mark phase)")
+    parser.add_argument("--no-live", action="store_true",
+                        help="plain text lines, no live view (always so when stdout is not a terminal)")
+    parser.add_argument("--json", metavar="FILE", help="write the cycles (both modes) as JSON to FILE")
+    parser.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
+    parser.add_argument("--seed", type=_int, default=0, metavar="N", help="seed of the run's PRNG (default 0)")
+    parser.add_argument("--gomaxprocs", type=_pos_int, default=4, metavar="N", help="number of Ps (default 4)")
+    parser.add_argument("--gogc", default="100", metavar="PCT", help="GOGC percentage (default 100)")
+    parser.add_argument("--speed", type=_pos_float, default=None, metavar="X",
+                        help="pace the live view at X virtual seconds per wall second (default: as fast as "
+                             "the model runs)")
+    parser.add_argument("--refresh-ms", type=_pos_float, default=0.05, metavar="MS",
+                        help="refresh the live view every MS virtual milliseconds (default 0.05)")
+
+
+def _config(args: argparse.Namespace, yield_after_assist: bool) -> Any:
+    from aiogc.config import Config, parse_gogc
+
+    gogc = parse_gogc(getattr(args, "gogc", 100) if getattr(args, "gogc", None) is not None else 100, "gogc")
+    if gogc is None:
+        raise ConfigError("gogc", args.gogc, "a percentage: the demo needs the collector on")
+    gmp = getattr(args, "gomaxprocs", None) or 4
+    seed = getattr(args, "seed", None) or 0
+    return Config(gomaxprocs=gmp, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist, clock="virtual")
+
+
+def _mode(y: bool) -> str:
+    return "fix on" if y else "fix off"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo (see the module docstring); returns the exit status."""
+    from rich.console import Console
+
+    import aiogc
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+    from aiogc.view.live import LiveSession, fmt_ns, summary_table
+
+    y = not getattr(args, "no_yield", False)
+    cfg = _config(args, y)
+    cycles = getattr(args, "cycles", 6) or 6
+    duration_ns = int((getattr(args, "duration", None) or 10.0) * 1e9)
+    refresh_ns = int((getattr(args, "refresh_ms", None) or 0.05) * 1e6)
+    speed = getattr(args, "speed", None)
+    console = Console()
+    plain = bool(getattr(args, "no_live", False)) or not console.is_terminal
+    if not console.is_terminal:
+        console = Console(width=150)  # plain text: room for the summary table
+    workload = SeedWorkload()
+
+    def say(s: str) -> None:
+        console.print(s, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"aiogc demo: seed workload, GOMAXPROCS={cfg.gomaxprocs}, GOGC={cfg.gogc}, seed={cfg.seed}, "
+        f"{_mode(y)} (yield_after_assist={y}), up to {cycles} GC cycles or {duration_ns / 1e9:g} s virtual")
+    rt = aiogc.Runtime(cfg)
+    trace = None
+    if getattr(args, "trace", None):
+        from aiogc.trace.perfetto import PerfettoTrace
+
+        trace = PerfettoTrace.attach(rt, metadata={"demo": "seed workload", "workload": dataclasses.asdict(workload)})
+    session = LiveSession(rt, console=console, plain=plain, refresh_ns=refresh_ns, speed=speed)
+    interrupted = False
+    try:
+        session.start()
+        rt.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+    except KeyboardInterrupt:
+        interrupted = True
+    except GoroutinePanic as e:  # Ctrl-C while a goroutine's code ran
+        if not isinstance(e.exc, KeyboardInterrupt):
+            raise
+        interrupted = True
+    finally:
+        session.stop()
+        if trace is not None:
+            trace.detach()
+            trace.write(args.trace)
+    results: dict[str, list[dict[str, Any]]] = {_mode(y): [c.as_dict() for c in rt.stats.cycles][:cycles]}
+    say(f"{_mode(y)}: {len(rt.stats.cycles)} cycle(s) in {fmt_ns(rt.now_ns())} virtual"
+        + (" (interrupted)" if interrupted else ""))
+    if not interrupted:
+        other = not y
+        say(f"running the same seed with the {_mode(other)} (headless) for comparison...")
+        try:
+            rt2 = aiogc.Runtime(_config(args, other))
+            rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+            results[_mode(other)] = [c.as_dict() for c in rt2.stats.cycles][:cycles]
+            say(f"{_mode(other)}: {len(rt2.stats.cycles)} cycle(s) in {fmt_ns(rt2.now_ns())} virtual")
+        except KeyboardInterrupt:
+            interrupted = True
+        except GoroutinePanic as e:
+            if not isinstance(e.exc, KeyboardInterrupt):
+                raise
+            interrupted = True
+    ordered: dict[str, list[dict[str, Any]]] = {k: results[k] for k in ("fix on", "fix off") if k in results}
+    console.print(summary_table(ordered, title=f"fix on vs fix off (seed {cfg.seed}, GOMAXPROCS={cfg.gomaxprocs}, "
+                                               f"all cycles incl. the first)"))
+    if getattr(args, "json", None):
+        doc = {
+            "config": {"gomaxprocs": cfg.gomaxprocs, "gogc": cfg.gogc, "seed": cfg.seed, "cycles": cycles,
+                       "duration_ns": duration_ns, "yield_after_assist": y, "workload": dataclasses.asdict(workload)},
+            "interrupted": interrupted,
+            "runs": [{"mode": k, "yield_after_assist": k == "fix on", "cycles": v} for k, v in ordered.items()],
+        }
+        with open(os.fspath(args.json), "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    return EXIT_INTERRUPTED if interrupted else 0
