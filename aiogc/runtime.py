@@ -23,12 +23,10 @@ from aiogc.config import Config
 from aiogc.errors import NotInGoroutine
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
-from aiogc.sched.p import P
+from aiogc.sched.p import CUR, P
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT
 from aiogc.trace.events import EventBus
-
-_get_running_loop = asyncio._get_running_loop
 
 
 class Runtime:
@@ -132,10 +130,10 @@ class Runtime:
 
 # ---- module-level API (inside goroutines) -----------------------------------------------------------
 def _p() -> P:
-    loop = _get_running_loop()
-    if type(loop) is not P or loop.curg is None:
+    p = CUR.p
+    if p is None or p.curg is None:
         raise NotInGoroutine("this aiogc call must be made inside a goroutine (aiogc.run(main()))")
-    return loop
+    return p
 
 
 def current_runtime() -> Runtime:
@@ -167,8 +165,7 @@ def _gosched() -> Generator[Any, Any, None]:
 
 def gosched() -> Any:
     """``runtime.Gosched()``: yield the P; this G goes to the global queue tail."""
-    loop = _get_running_loop()
-    if type(loop) is not P:
+    if CUR.p is None:
         raise NotInGoroutine("gosched() must be awaited inside an aiogc goroutine")
     return _gosched()
 

@@ -463,6 +463,9 @@ class Collector:
         p.clock += scanner.words * self.c_word
         marker.scan_work += scanner.words * 8  # the issue: stack scanning costs scan work
         p.gcw.dispose()
+        # Let the other Ps catch up to the end of the scan before the coordinator enables
+        # blackening: a global state change must not become visible "before" it happens.
+        await _safepoint()
 
     async def _mark_termination(self, p: P, cur: dict[str, Any], forced: bool) -> None:
         sched = self.sched

@@ -35,7 +35,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import Deadlock
-from aiogc.sched.p import P_RUNNING, P
+from aiogc.sched.p import CUR, P_RUNNING, P
 from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
 from aiogc.sched.sysmon import Sysmon
 
@@ -173,11 +173,14 @@ class VirtualDriver:
         self.event_time = when
         sched = self.sched
         prev = asyncio._get_running_loop()
+        prev_p = CUR.p
         asyncio.events._set_running_loop(p)
+        CUR.p = p
         try:
             h._run()
         finally:
             asyncio.events._set_running_loop(prev)
+            CUR.p = prev_p
         if sched.panic is not None:
             raise sched.panic
 
@@ -238,11 +241,14 @@ class WallDriver:
             self._kick()
             return
         prev = asyncio._get_running_loop()
+        prev_p = CUR.p
         asyncio.events._set_running_loop(p)
+        CUR.p = p
         try:
             h._run()
         finally:
             asyncio.events._set_running_loop(prev)
+            CUR.p = prev_p
         self._kick()
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:

@@ -246,9 +246,27 @@ class P(asyncio.AbstractEventLoop):
                 h._run()
 
 
+class _CurP:
+    """The P this thread is executing for (Go's ``getg().m.p``), or None outside any P.
+
+    Kept by the drivers next to asyncio's running loop: ``asyncio._get_running_loop()`` is
+    what asyncio code sees, but on CPython 3.11 each call of it checks the process id (a
+    system call), too slow for aiogc's own per-operation lookups.  Invariant: whenever
+    ``CUR.p`` is not None, the thread's running loop is that same P.
+    """
+
+    __slots__ = ("p",)
+
+    def __init__(self) -> None:
+        self.p: P | None = None
+
+
+CUR = _CurP()
+
+
 def current_p() -> P:
     """The P running the calling goroutine (``asyncio.get_running_loop()`` inside one)."""
-    loop = asyncio._get_running_loop()
-    if type(loop) is not P:
+    p = CUR.p
+    if p is None:
         raise NotInGoroutine("not inside an aiogc goroutine")
-    return loop
+    return p

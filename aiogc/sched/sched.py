@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.p import P_GCSTOP, P_IDLE, P_RUNNING, P
+from aiogc.sched.p import CUR, P_GCSTOP, P_IDLE, P_RUNNING, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, TICK
 from aiogc.trace.events import Ev
@@ -102,14 +102,13 @@ class Sched:
 
     # ---- where are we -------------------------------------------------------------------
     def cur_p(self) -> P | None:
-        loop = _get_running_loop()
-        return loop if type(loop) is P else None
+        return CUR.p
 
     def cur_g(self) -> G:
-        loop = _get_running_loop()
-        if type(loop) is not P or loop.curg is None:
+        p = CUR.p
+        if p is None or p.curg is None:
             raise NotInGoroutine("not inside an aiogc goroutine")
-        return loop.curg
+        return p.curg
 
     # ---- goroutine creation and readying --------------------------------------------------
     def newproc(self, coro: Any, p: P | None = None, *, system: bool = False, is_task: bool = False,
@@ -354,7 +353,9 @@ class Sched:
         virtual = self.virtual
         c_switch = self.c_switch
         prev_loop = _get_running_loop()
+        prev_p = CUR.p
         _set_running_loop(p)
+        CUR.p = p
         try:
             while True:
                 g = p.curg
@@ -481,6 +482,7 @@ class Sched:
                     return STEP_RUNNING
         finally:
             _set_running_loop(prev_loop)
+            CUR.p = prev_p
 
     def _preempt(self, p: P, g: G) -> None:
         """Models ``gopreempt_m``: the G goes to the global queue tail."""
