@@ -437,12 +437,22 @@ def add_sweep_parser(sub: Any) -> None:
 
 
 def add_bench_parser(sub: Any) -> None:
-    sub.add_parser("bench", help="the benchmark suite (not implemented yet)",
-                   description="Benchmarks against asyncio, uvloop and trio (not implemented yet).")
+    from aiogc.bench.suite import add_bench_arguments
+
+    p = sub.add_parser("bench", help="benchmarks against asyncio, uvloop, trio and a coro.send trampoline",
+                       description="The benchmark suite: switch, spawn, chan, mark and simulation, each "
+                                   "measured against asyncio, uvloop, trio and the bare coro.send trampoline "
+                                   "in the same run, printed with ratios and the targets.")
+    add_bench_arguments(p)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from aiogc.bench.suite import cmd_bench as run_bench
+
+    return run_bench(args)
 
 
 cmd_sweep = _not_implemented("sweep")
-cmd_bench = _not_implemented("bench")
 
 # name -> (add its subparser, run it).  Order is the order of `aiogc --help`.
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {

@@ -561,7 +561,7 @@ class Suite:
             m = max(1, s.switch_ops // k)
             ops = k * m
 
-            def sample(impl: str, procs: int) -> float:
+            def sample(impl: str, procs: int, k: int = k, m: int = m) -> float:
                 if impl == "trampoline":
                     return switch_trampoline(k, m)
                 return _run(impl, _switch_factory(impl, k, m), procs)
@@ -582,7 +582,7 @@ class Suite:
                             ["asyncio", "uvloop", "trio", "trampoline"])
         for n in s.spawn_ns:
 
-            def sample(impl: str, procs: int) -> float:
+            def sample(impl: str, procs: int, n: int = n) -> float:
                 if impl == "trampoline":
                     return spawn_trampoline(n)
                 return _run(impl, _spawn_factory(impl, n), procs)
@@ -623,7 +623,7 @@ class Suite:
             params: dict[str, Any] = {"n": n}
             if procs:
                 params["gomaxprocs"] = procs
-            self.rows.append(Row("chan", impl, f"round trips={n}", [x * 1e9 / n for x in secs], n, params))
+            self.rows.append(Row("chan", impl, f"N={n}", [x * 1e9 / n for x in secs], n, params))
         self.log(f"  chan N={n}: {perf() - t:.1f} s")
 
     def bench_mark(self) -> None:
@@ -948,7 +948,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_error(msg: str) -> Exception:
+def _cli_error(msg: str) -> BaseException:
     try:
         from aiogc.cli import CLIError
 
