@@ -23,14 +23,15 @@ SAFEPOINT), and each charges ``cost_chan_ns`` in virtual time.
 
 from __future__ import annotations
 
+import types
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from aiogc.errors import ChanClosed
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import current_p
-from aiogc.sched.traps import park_trap, safepoint_trap
+from aiogc.sched.traps import PARK, SAFEPOINT, park_trap, safepoint_trap
 
 
 class _Select:
@@ -147,12 +148,16 @@ class Chan:
         return False, None, False
 
     # -- blocking operations ----------------------------------------------------------------------
-    async def send(self, v: Any) -> None:
+    # Each is a single generator that yields the trap itself (no nested awaitables): a goroutine
+    # parked on a channel then holds one small frame here, which keeps a parked goroutine
+    # under 1 KiB including its coroutine.
+    @types.coroutine
+    def send(self, v: Any) -> Generator[Any, Any, None]:
         """``ch <- v``."""
         p = current_p()
         p.clock += p.sched.c_ready
         if self._try_send(v):
-            await safepoint_trap()
+            yield SAFEPOINT
             return
         g = p.curg
         assert g is not None
@@ -160,15 +165,16 @@ class Chan:
         self.sendq.append(sd)
         g.parkinfo = sd
         g.waitreason = "chan send"
-        await park_trap()
+        yield PARK
 
-    async def recv2(self) -> tuple[Any, bool]:
+    @types.coroutine
+    def recv2(self) -> Generator[Any, Any, tuple[Any, bool]]:
         """``v, ok := <-ch``: ok is False once the channel is closed and drained."""
         p = current_p()
         p.clock += p.sched.c_ready
         done, v, ok = self._try_recv()
         if done:
-            await safepoint_trap()
+            yield SAFEPOINT
             return v, ok
         g = p.curg
         assert g is not None
@@ -176,13 +182,26 @@ class Chan:
         self.recvq.append(sd)
         g.parkinfo = sd
         g.waitreason = "chan receive"
-        r = await park_trap()
+        r = yield PARK
         return r  # type: ignore[no-any-return]
 
-    async def recv(self) -> Any:
+    @types.coroutine
+    def recv(self) -> Generator[Any, Any, Any]:
         """``<-ch``: the value (None from a closed channel)."""
-        v, _ = await self.recv2()
-        return v
+        p = current_p()
+        p.clock += p.sched.c_ready
+        done, v, _ = self._try_recv()
+        if done:
+            yield SAFEPOINT
+            return v
+        g = p.curg
+        assert g is not None
+        sd = _Sudog(g, None, self.recvq)
+        self.recvq.append(sd)
+        g.parkinfo = sd
+        g.waitreason = "chan receive"
+        r = yield PARK
+        return r[0]
 
     def close(self) -> None:
         """``close(ch)``: wakes every receiver with (None, False); parked senders panic."""
@@ -316,16 +335,17 @@ class WaitGroup:
     def done(self) -> None:
         self.add(-1)
 
-    async def wait(self) -> None:
+    @types.coroutine
+    def wait(self) -> Generator[Any, Any, None]:
         if self.counter == 0:
-            await safepoint_trap()
+            yield SAFEPOINT
             return
         g = current_p().curg
         assert g is not None
         self.waiters.append(g)
         g.parkinfo = self
         g.waitreason = "semacquire"
-        await park_trap()
+        yield PARK
 
     def cancel_waiter(self, g: G) -> None:
         if g in self.waiters:
@@ -341,19 +361,20 @@ class Mutex:
         self.locked = False
         self.waitq: deque[G] = deque()
 
-    async def lock(self) -> None:
+    @types.coroutine
+    def lock(self) -> Generator[Any, Any, None]:
         p = current_p()
         p.clock += p.sched.c_ready
         if not self.locked:
             self.locked = True
-            await safepoint_trap()
+            yield SAFEPOINT
             return
         g = p.curg
         assert g is not None
         self.waitq.append(g)
         g.parkinfo = self
         g.waitreason = "semacquire"
-        await park_trap()  # the unlocker handed the lock to us
+        yield PARK  # the unlocker handed the lock to us
 
     def unlock(self) -> None:
         if not self.locked:
