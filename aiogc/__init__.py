@@ -16,23 +16,23 @@ from aiogc.errors import (
     NotInGoroutine,
     UseAfterFree,
 )
+from aiogc.gc.heap import Ref
 from aiogc.runtime import (
     Runtime,
     alloc,
-    gc,
-    globals,
-    read_mem_stats,
-    set_gc_percent,
     compute,
     current_g,
     current_p,
     current_runtime,
+    gc,
+    globals,
     go,
     gomaxprocs,
     gosched,
+    read_mem_stats,
     run,
+    set_gc_percent,
 )
-from aiogc.gc.heap import Ref
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
 
 __all__ = [

@@ -223,6 +223,14 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
     ValueError for negative values or ``8 * nptrs > size``.
     """
+    if type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size:
+        _check_alloc_args(size, nptrs)
+    p = _p()
+    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
+
+
+def _check_alloc_args(size: Any, nptrs: Any) -> None:
+    """The slow half of ``alloc``'s argument check: raise the precise error."""
     if isinstance(size, bool) or not isinstance(size, int):
         raise TypeError(f"alloc size must be an int, got {type(size).__name__}")
     if isinstance(nptrs, bool) or not isinstance(nptrs, int):
@@ -233,8 +241,6 @@ def alloc(size: int, nptrs: int = 0) -> Any:
         raise ValueError(f"alloc nptrs must be >= 0, got {nptrs}")
     if nptrs * 8 > size:
         raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
-    p = _p()
-    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
 
 
 async def gc() -> None:

@@ -50,6 +50,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import NotInGoroutine, Throw
+from aiogc.gc.assist import gc_assist_alloc
 from aiogc.gc.heap import Heap, Ref
 from aiogc.gc.mark import Marker
 from aiogc.gc.pacer import (
@@ -60,7 +61,8 @@ from aiogc.gc.pacer import (
     heap_goal,
 )
 from aiogc.gc.roots import RootScanner
-from aiogc.gc.sizeclass import CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, size_class
+from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES
+from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.sched import STW, Sched
@@ -202,7 +204,7 @@ class Collector:
         ref = Ref(heap, obj, heap._gen_v[obj])
         rsize = heap._size_v[obj]
         self.pacer.heap_scan += nptrs << 3
-        cls = size_class(size) if size <= 32768 else 0
+        cls = _CLASS_BY_8[(size + 7) >> 3] if size <= 32768 else 0  # sizeclass.size_class, inlined
         mc = p.mcache  # type: ignore[attr-defined]
         if cls and mc[cls] > 0:
             mc[cls] -= 1
@@ -223,7 +225,7 @@ class Collector:
                 yield GOSCHED  # startGC: let the coordinator run at once
             elif sched.gc_blacken_enabled:
                 self.pacer.revise(heap.heap_live)
-                yield from self.gc_assist_alloc(p, g, rsize, True)
+                yield from gc_assist_alloc(self, p, g, rsize, True)
         elif sched.gc_blacken_enabled:
             g.gcalloc += rsize
         if p.clock >= sched.driver.limit or g.preempt:
@@ -231,8 +233,6 @@ class Collector:
         return ref
 
     def gc_assist_alloc(self, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
-        from aiogc.gc.assist import gc_assist_alloc
-
         return gc_assist_alloc(self, p, g, size, allow)
 
     # ---- starting a cycle ----------------------------------------------------------------------
@@ -591,18 +591,12 @@ class Collector:
 
     # ---- workers -----------------------------------------------------------------------------------
     def _ensure_workers(self) -> None:
-        from aiogc.gc.workers import ensure_workers
-
         ensure_workers(self)
 
     def find_runnable_gc_worker(self, p: P) -> G | None:
-        from aiogc.gc.workers import find_runnable_gc_worker
-
         return find_runnable_gc_worker(self, p)
 
     def find_idle_gc_worker(self, p: P) -> G | None:
-        from aiogc.gc.workers import find_idle_gc_worker
-
         return find_idle_gc_worker(self, p)
 
     # ---- background credit -----------------------------------------------------------------------------

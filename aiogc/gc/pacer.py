@@ -365,6 +365,13 @@ class PacerState:
             self.heap_reachable = self.heap_marked
 
         self.heap_goal = heap_goal(self.heap_reachable, self.gogc)
+        if self.gogc is not None and self.heap_goal < self.heap_minimum:
+            # Departure: Go 1.5 had no floor here, and after a cycle that allocated more than it
+            # marked its heap_reachable estimate (bytes marked minus bytes allocated during the
+            # cycle, the #12204 mismatch) reaches 0, and so does the goal: every later heap
+            # "overshoots" an empty goal.  We floor the goal at the GOGC-scaled heap minimum,
+            # as the trigger is floored (Go 1.6 floors it at heap_live + 1 MiB).
+            self.heap_goal = self.heap_minimum
         self.dedicated_needed, self.fractional_goal, self.fractional_needed = worker_goals(self.gomaxprocs)
         self.bg_mark_start_ns = now_ns
         self.revise(heap_live)
