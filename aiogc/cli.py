@@ -432,8 +432,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_sweep_parser(sub: Any) -> None:
-    sub.add_parser("sweep", help="a parameter grid on an Executor (not implemented yet)",
-                   description="Run a parameter grid (not implemented yet).")
+    from aiogc.experiments.sweep import add_sweep_arguments
+
+    p = sub.add_parser("sweep", help="a parameter grid on local processes or a Dask cluster",
+                       description="Run the seed workload over a grid of Config fields and workload knobs "
+                                   "(--grid name=v1,v2,...) x seeds, one job per (point, seed) on a local "
+                                   "process pool or a Dask cluster (--dask ADDRESS); rows stream to --out "
+                                   "as jobs finish, --resume skips the jobs already there.")
+    add_sweep_arguments(p)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from aiogc.experiments.sweep import cmd_sweep as run_sweep
+
+    return run_sweep(args)
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -451,8 +463,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     return run_bench(args)
 
-
-cmd_sweep = _not_implemented("sweep")
 
 # name -> (add its subparser, run it).  Order is the order of `aiogc --help`.
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {

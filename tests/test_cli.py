@@ -233,12 +233,16 @@ def test_bad_program(progs: Path, name: str, needle: str) -> None:
     assert needle in r.stderr
 
 
-@pytest.mark.parametrize("cmd", ["sweep"])
-def test_placeholders(cmd: str) -> None:
-    r = run_cli(cmd)
-    assert r.returncode == 2
-    assert "not implemented yet" in r.stderr
-    assert "Traceback" not in r.stderr
+def test_sweep_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.csv"
+    r = run_cli("sweep", "--grid", "yield_after_assist=true,false", "--grid", "gomaxprocs=2", "--seeds", "1",
+                "--cycles", "1", "--jobs", "2", "--out", str(out), "--summary")
+    assert r.returncode == 0, r.stderr
+    assert "overshoot" in r.stdout
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("yield_after_assist,gomaxprocs,seed,n,")
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["false", "true"]
+    assert_one_line_error(run_cli("sweep", "--grid", "nosuch=1"))
 
 
 # ---- program failures, reported as Go does ------------------------------------------------------
