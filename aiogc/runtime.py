@@ -88,6 +88,7 @@ class Runtime:
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` as the main goroutine; return its result."""
         if self.config.clock == "wall":
+            host: asyncio.AbstractEventLoop
             try:
                 import uvloop
 

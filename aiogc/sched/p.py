@@ -103,7 +103,7 @@ class P(asyncio.AbstractEventLoop):
     def create_future(self) -> asyncio.Future[Any]:
         return asyncio.Future(loop=self)
 
-    def call_soon(self, callback: Callable[..., Any], *args: Any,
+    def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
         self.ready_cbs.append(h)
@@ -112,15 +112,15 @@ class P(asyncio.AbstractEventLoop):
             self.sched.wake_p(self)
         return h
 
-    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                              context: contextvars.Context | None = None) -> asyncio.Handle:
         return self.sched.driver.call_soon_threadsafe(self, callback, args, context)
 
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                    context: contextvars.Context | None = None) -> asyncio.TimerHandle:
         return self.call_at(self.time() + delay, callback, *args, context=context)
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                 context: contextvars.Context | None = None) -> asyncio.TimerHandle:
         h = asyncio.TimerHandle(when, callback, args, self, context)
         self.sched.driver.add_timer(self, max(0, round(when * 1e9)), h)
@@ -171,7 +171,10 @@ class P(asyncio.AbstractEventLoop):
     def _host(self, what: str) -> Any:
         return self.sched.driver.host_loop(what)
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+    def set_default_executor(self, executor: Any) -> None:
+        raise NotImplementedError("executors belong to the host loop (clock='wall'), not to a P")
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
         return self._host("run_in_executor").run_in_executor(executor, func, *args)
 
     async def getaddrinfo(self, *args: Any, **kw: Any) -> Any:
@@ -213,19 +216,49 @@ class P(asyncio.AbstractEventLoop):
     async def connect_accepted_socket(self, *args: Any, **kw: Any) -> Any:
         return await self._host("connect_accepted_socket").connect_accepted_socket(*args, **kw)
 
-    def add_reader(self, *args: Any) -> Any:
+    async def connect_read_pipe(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("connect_read_pipe").connect_read_pipe(*args, **kw)
+
+    async def connect_write_pipe(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("connect_write_pipe").connect_write_pipe(*args, **kw)
+
+    async def subprocess_exec(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("subprocess_exec").subprocess_exec(*args, **kw)
+
+    async def subprocess_shell(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("subprocess_shell").subprocess_shell(*args, **kw)
+
+    async def sendfile(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("sendfile").sendfile(*args, **kw)
+
+    async def sock_sendfile(self, *args: Any, **kw: Any) -> Any:
+        return await self._host("sock_sendfile").sock_sendfile(*args, **kw)
+
+    async def sock_recv_into(self, *args: Any) -> Any:
+        return await self._host("sock_recv_into").sock_recv_into(*args)
+
+    async def sock_recvfrom(self, *args: Any) -> Any:
+        return await self._host("sock_recvfrom").sock_recvfrom(*args)
+
+    async def sock_recvfrom_into(self, *args: Any) -> Any:
+        return await self._host("sock_recvfrom_into").sock_recvfrom_into(*args)
+
+    async def sock_sendto(self, *args: Any) -> Any:
+        return await self._host("sock_sendto").sock_sendto(*args)
+
+    def add_reader(self, *args: Any) -> Any:  # type: ignore[override]
         return self._host("add_reader").add_reader(*args)
 
     def remove_reader(self, *args: Any) -> Any:
         return self._host("remove_reader").remove_reader(*args)
 
-    def add_writer(self, *args: Any) -> Any:
+    def add_writer(self, *args: Any) -> Any:  # type: ignore[override]
         return self._host("add_writer").add_writer(*args)
 
     def remove_writer(self, *args: Any) -> Any:
         return self._host("remove_writer").remove_writer(*args)
 
-    def add_signal_handler(self, *args: Any) -> Any:
+    def add_signal_handler(self, *args: Any) -> Any:  # type: ignore[override]
         raise NotImplementedError("signal handlers belong to the host loop, not to a P")
 
     def remove_signal_handler(self, *args: Any) -> Any:

@@ -1,0 +1,733 @@
+"""The sweep experiment: a parameter grid of seed-workload runs on any ``concurrent.futures.Executor``.
+
+A *point* is one combination of the ``--grid name=v1,v2,...`` values (the product of the grid, in the
+order given); a *job* is one (point, seed): the seed workload (``aiogc.experiments.workloads``) in
+virtual time with that point's ``Config`` fields and ``SeedWorkload`` knobs, for ``cycles + 1`` GC
+cycles, the first (warm-up) cycle dropped as ``compare`` does.  A job returns one row per measured
+cycle: the point's parameters, ``seed`` and every ``CycleStats`` field (``aiogc.trace.metrics.FIELDS``;
+a swept ``gomaxprocs`` shares its column with the cycle's own, which is the same number).
+
+What can be swept (``sweep_params()``): every ``Config`` field but ``seed`` (use ``--seeds``), ``clock``
+(wall time is not reproducible) and ``godebug`` — the what-if switches ``runnext``, ``steal``,
+``preempt_ns``, ``yield_after_assist``, ``assist_policy``, ``gomaxprocs``, ``gogc``, ``lookahead_ns``,
+the cost model... — and every ``SeedWorkload`` knob (``live_bytes``, ``alloc_work_ns`` (allocation
+rate), ``node_ptrs`` (pointer density), ``send_every`` (readying frequency), ...).  Values are typed
+from the field: booleans take true/false/on/off/yes/no/1/0, integers allow ``_`` separators, ``gogc``
+takes ``off`` (parsed, then refused: a sweep measures GC cycles and GOGC=off runs none), strings are
+taken as given.  Every value and every point is validated up front by building its ``Config`` and
+``SeedWorkload`` (``ConfigError`` naming the field).
+
+The base of every point is fixed, not read from the environment: ``gomaxprocs=4``, ``gogc=100``,
+``clock="virtual"``, ``godebug=""`` and ``SeedWorkload()``; so a job's rows depend only on its point
+and seed — not on the executor, the machine or the order jobs finish in.  Rows are streamed to the
+output file as jobs finish (``.csv`` or ``.jsonl``; one ``write`` per job, so a file holds whole jobs),
+in completion order; the summary and every comparison sort them (grid order, seed, cycle).
+``--resume`` reads the file, drops a trailing partial line, and runs only the (point, seed) jobs not in it.
+
+Executors: a local ``ProcessPoolExecutor`` (every core by default), or a Dask cluster through
+``distributed.Client(address, timeout=...).get_executor()`` (``pip install -e '.[dask]'``); the address
+is checked, with a short timeout, before any job starts.  Workers need ``aiogc`` importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from aiogc.config import Config, parse_gogc
+from aiogc.errors import AiogcError, ConfigError
+from aiogc.experiments.workloads import SeedWorkload
+from aiogc.trace.metrics import FIELDS, CycleStats, summarize
+
+WARMUP = 1  # as compare: the first cycle starts from the heap minimum with the pacer's first-cycle fake
+METRICS = ("overshoot", "coordinator_latency_ns", "mark_duration_ns", "alloc_after_complete")
+BASE_CONFIG: dict[str, Any] = {"gomaxprocs": 4, "gogc": 100, "clock": "virtual", "godebug": ""}
+NOT_SWEPT = {
+    "seed": "use --seeds",
+    "clock": "a sweep runs in virtual time (wall time is not reproducible)",
+    "godebug": "tracing output is not a sweep parameter",
+}
+# A job stops after this much virtual time per cycle asked for, even if its cycles have not all finished
+# (a point where the collector hardly runs must not hang the sweep).  Defaults finish a cycle in ~1 ms.
+MAX_VIRTUAL_NS_PER_CYCLE = 10_000_000_000
+OUT_FORMATS = (".csv", ".jsonl")
+DEFAULT_DASK_TIMEOUT = 5.0
+
+Value = bool | int | str | None
+Point = tuple[tuple[str, Value], ...]
+JobKey = tuple[tuple[str, ...], int]  # (canonical parameter values in grid order, seed)
+Row = dict[str, Any]
+Progress = Callable[[int, int, str], None]  # (done, total, what just finished)
+
+
+class SweepError(AiogcError):
+    """A job failed (the model raised): reported with its point and seed."""
+
+
+# ---- parameters ----------------------------------------------------------------------------------
+_TRUE = {"true", "on", "yes", "1"}
+_FALSE = {"false", "off", "no", "0"}
+_KINDS = {"bool": "bool", "int": "int", "int | None": "gogc", "str": "str", "float": "float"}
+
+
+def sweep_params() -> dict[str, tuple[str, str]]:
+    """name -> (where: "config" or "workload", type: "bool", "int", "gogc" or "str")."""
+    out: dict[str, tuple[str, str]] = {}
+    for f in dataclasses.fields(Config):
+        if f.init and f.name not in NOT_SWEPT:
+            out[f.name] = ("config", _KINDS.get(str(f.type), "str"))
+    for f in dataclasses.fields(SeedWorkload):
+        out[f.name] = ("workload", _KINDS.get(str(f.type), "int"))
+    return out
+
+
+_CYCLE_TYPES = {f.name: _KINDS.get(str(f.type), "str") for f in dataclasses.fields(CycleStats)}
+
+
+def parse_value(name: str, raw: str) -> Value:
+    """One grid value, typed from the parameter's field; ``ConfigError`` naming the field if it is bad."""
+    params = sweep_params()
+    if name not in params:
+        if name in NOT_SWEPT:
+            raise ConfigError(name, raw, f"not a sweep parameter: {NOT_SWEPT[name]}")
+        raise ConfigError(name, raw, "not a Config field or SeedWorkload knob; sweepable: "
+                                     + ", ".join(sorted(params)))
+    kind = params[name][1]
+    s = raw.strip()
+    if kind == "bool":
+        if s.lower() in _TRUE:
+            return True
+        if s.lower() in _FALSE:
+            return False
+        raise ConfigError(name, raw, "true/false, on/off, yes/no or 1/0")
+    if kind == "int":
+        try:
+            return int(s)
+        except ValueError:
+            raise ConfigError(name, raw, "an integer") from None
+    if kind == "gogc":
+        v = parse_gogc(s, name)
+        if v is None:
+            raise ConfigError(name, raw, "a percentage: a sweep measures GC cycles and GOGC=off runs none")
+        return v
+    return s
+
+
+def canon(v: Any) -> str:
+    """A value's canonical text: what the CSV holds and what job keys compare."""
+    if v is None:
+        return "off"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _split(point: Point) -> tuple[dict[str, Any], dict[str, Any]]:
+    params = sweep_params()
+    cfg = {k: v for k, v in point if params[k][0] == "config"}
+    wl = {k: v for k, v in point if params[k][0] == "workload"}
+    return cfg, wl
+
+
+def build(point: Point, seed: int = 0) -> tuple[Config, SeedWorkload]:
+    """The point's validated ``Config`` (on the fixed base) and ``SeedWorkload``."""
+    cfg, wl = _split(point)
+    return Config(**{**BASE_CONFIG, **cfg, "seed": seed}), SeedWorkload(**wl)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The swept parameters, in the order given, with their values in the order given."""
+
+    axes: tuple[tuple[str, tuple[Value, ...]], ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.axes]
+
+    def points(self) -> list[Point]:
+        vals = [vs for _, vs in self.axes]
+        return [tuple(zip(self.names, combo, strict=True)) for combo in itertools.product(*vals)]
+
+    def index(self, point_key: Sequence[str]) -> tuple[int, ...]:
+        """Sort key of a point (by canonical values): each value's position in its axis."""
+        return tuple([canon(v) for v in vs].index(c) for (_, vs), c in zip(self.axes, point_key, strict=True))
+
+    def columns(self) -> list[str]:
+        names = self.names
+        return names + ["seed"] + [f for f in FIELDS if f not in names]
+
+
+def parse_grid(specs: Sequence[str]) -> Grid:
+    """``["yield_after_assist=true,false", "gomaxprocs=2,4"]`` -> a validated ``Grid``.
+
+    Every value is checked alone, then every point by building its Config and SeedWorkload.
+    """
+    axes: list[tuple[str, tuple[Value, ...]]] = []
+    seen: set[str] = set()
+    for spec in specs:
+        if "=" not in spec:
+            raise ConfigError("grid", spec, "name=v1,v2,... (a Config field or SeedWorkload knob)")
+        name, raw = spec.split("=", 1)
+        name = name.strip()
+        if name in seen:
+            raise ConfigError(name, raw, "given twice in --grid; list every value once: name=v1,v2")
+        seen.add(name)
+        parts = [p for p in raw.split(",")]
+        if not raw.strip() or any(not p.strip() for p in parts):
+            raise ConfigError(name, raw, "a comma-separated list of non-empty values")
+        vals: list[Value] = []
+        for p in parts:
+            v = parse_value(name, p)
+            if any(canon(v) == canon(w) for w in vals):
+                raise ConfigError(name, p, "a value given twice")
+            try:
+                build(((name, v),))  # the value alone, on the base
+            except ConfigError as e:
+                raise ConfigError(e.field, p, e.allowed) from None
+            except TypeError as e:
+                raise ConfigError(name, p, str(e)) from None
+            vals.append(v)
+        axes.append((name, tuple(vals)))
+    if not axes:
+        raise ConfigError("grid", "", "at least one --grid name=v1,v2,...")
+    grid = Grid(tuple(axes))
+    for point in grid.points():  # combinations (node_ptrs vs node_size, sysmon_min vs max, ...)
+        try:
+            build(point)
+        except ConfigError as e:
+            where = " ".join(f"{k}={canon(v)}" for k, v in point)
+            raise ConfigError(e.field, e.value, f"{e.allowed} (at point {where})") from None
+    return grid
+
+
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, bool):
+        raise ConfigError("seeds", seeds, "a positive integer or a list of integers")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError("seeds", seeds, "a positive integer")
+        return list(range(seeds))
+    out = list(seeds)
+    if not out or any(isinstance(s, bool) or not isinstance(s, int) for s in out) or len(set(out)) != len(out):
+        raise ConfigError("seeds", seeds, "a non-empty list of distinct integers")
+    return out
+
+
+def job_key(point: Point, seed: int) -> JobKey:
+    return tuple(canon(v) for _, v in point), seed
+
+
+def describe(point: Point, seed: int) -> str:
+    return " ".join(f"{k}={canon(v)}" for k, v in point) + f" seed={seed}"
+
+
+# ---- one job -------------------------------------------------------------------------------------
+def run_job(point: Point, seed: int, cycles: int) -> list[Row]:
+    """Run one (point, seed) and return its rows (one per measured cycle).  Deterministic; picklable."""
+    import aiogc
+    from aiogc.experiments.workloads import seed_main
+
+    cfg, wl = build(point, seed)
+    rt = aiogc.Runtime(cfg)
+    rt.run(seed_main(wl, cycles=cycles + WARMUP, duration_ns=(cycles + WARMUP) * MAX_VIRTUAL_NS_PER_CYCLE))
+    rows: list[Row] = []
+    for c in rt.stats.cycles[WARMUP:WARMUP + cycles]:
+        row: Row = dict(point)
+        row["seed"] = seed
+        for k, v in c.as_dict().items():
+            if k in row:
+                if canon(row[k]) != canon(v):  # a swept gomaxprocs is the cycle's own
+                    raise SweepError(f"{describe(point, seed)}: cycle {c.n} has {k}={v}")
+                continue
+            row[k] = v
+        rows.append(row)
+    return rows
+
+
+def _ignore_sigint() -> None:  # pool workers: Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# ---- the output file -----------------------------------------------------------------------------
+def out_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in OUT_FORMATS:
+        raise ConfigError("out", path, "a file ending in .csv or .jsonl")
+    return ext
+
+
+def _typed(grid: Grid, col: str, s: str) -> Any:
+    if col in grid.names:
+        return parse_value(col, s) if not (col == "gogc" and s == "off") else None
+    if col == "seed":
+        return int(s)
+    kind = _CYCLE_TYPES.get(col, "str")
+    if kind == "int":
+        return int(s)
+    if kind == "float":
+        return float(s)
+    if kind == "bool":
+        return s.lower() in _TRUE
+    return s
+
+
+def _complete_text(path: str) -> tuple[str, int]:
+    """The file's text up to its last newline, and the byte length of that (a partial last line dropped)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    cut = data.rfind(b"\n") + 1
+    return data[:cut].decode("utf-8"), cut
+
+
+def read_rows(path: str, grid: Grid) -> list[Row]:
+    """The typed rows of a sweep file written for ``grid`` (a trailing partial line ignored).
+
+    ``CLIError`` (one line) if the file was written for other parameters or is not a sweep file.
+    """
+    from aiogc.cli import CLIError
+
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return []
+    text, _ = _complete_text(path)
+    cols = grid.columns()
+    rows: list[Row] = []
+    if out_format(path) == ".csv":
+        rd = csv.reader(io.StringIO(text))
+        header = next(rd, None)
+        if header is None:
+            return []
+        if header != cols:
+            raise CLIError(f"{path} holds another sweep (columns {','.join(header[:len(grid.names) + 1])}...); "
+                           "use another --out, or the same --grid names to --resume it")
+        for rec in rd:
+            if len(rec) != len(cols):
+                continue
+            try:
+                rows.append({c: _typed(grid, c, s) for c, s in zip(cols, rec, strict=True)})
+            except (ValueError, ConfigError):
+                continue
+    else:
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(row, dict):
+                continue
+            if set(row) != set(cols):
+                raise CLIError(f"{path} holds another sweep (keys {','.join(list(row)[:len(grid.names) + 1])}"
+                               "...); use another --out, or the same --grid names to --resume it")
+            rows.append({c: row[c] for c in cols})
+    return rows
+
+
+class Sink:
+    """Appends each finished job's rows to the output file, in one ``write`` per job, then flushes."""
+
+    def __init__(self, path: str, grid: Grid, *, resume: bool) -> None:
+        self.path = path
+        self.fmt = out_format(path)
+        self.cols = grid.columns()
+        exists = os.path.exists(path) and os.path.getsize(path) > 0
+        if resume and exists:
+            _, cut = _complete_text(path)
+            self.fd = os.open(path, os.O_WRONLY)
+            os.ftruncate(self.fd, cut)  # drop a line cut short by a kill, so appends start on a fresh line
+            os.lseek(self.fd, cut, os.SEEK_SET)
+            if cut == 0 and self.fmt == ".csv":
+                self._write(self._csv_line(self.cols))
+        else:
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            if self.fmt == ".csv":
+                self._write(self._csv_line(self.cols))
+
+    @staticmethod
+    def _csv_line(values: Sequence[Any]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        return buf.getvalue()
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+
+    def write(self, rows: Iterable[Row]) -> None:
+        if self.fmt == ".csv":
+            text = "".join(self._csv_line([canon(r[c]) for c in self.cols]) for r in rows)
+        else:
+            text = "".join(json.dumps({c: r[c] for c in self.cols}) + "\n" for r in rows)
+        self._write(text)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+# ---- the sweep -----------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    grid: Grid
+    seeds: list[int]
+    cycles: int
+    rows: list[Row]  # every row of this grid's jobs (from the file and from this run), sorted
+    ran: int  # jobs run now
+    skipped: int  # jobs found on disk (--resume)
+
+
+def sort_rows(grid: Grid, rows: Iterable[Row]) -> list[Row]:
+    """Rows in a completion-order-free order: grid order of the point, then seed, then cycle number."""
+    return sorted(rows, key=lambda r: (grid.index([canon(r[n]) for n in grid.names]), r["seed"], r["n"]))
+
+
+def _row_key(grid: Grid, r: Row) -> JobKey:
+    return tuple(canon(r[n]) for n in grid.names), r["seed"]
+
+
+def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Executor, *,
+              out: str | None = None, resume: bool = False, progress: Progress | None = None) -> SweepResult:
+    """Run every (point, seed) job not already in ``out`` (with ``resume``) on ``executor``.
+
+    Rows are appended to ``out`` as each job finishes.  ``progress(done, total, what)`` is called after a
+    job's rows are on disk.  On an exception or Ctrl-C the pending jobs are cancelled and what finished
+    stays in ``out``.  The executor is not shut down here.
+    """
+    seed_l = seed_list(seeds)
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+        raise ConfigError("cycles", cycles, "a positive integer")
+    points = grid.points()
+    wanted = {job_key(p, s) for p in points for s in seed_l}
+    old: list[Row] = []
+    if out is not None:
+        out_format(out)
+        if resume:
+            old = [r for r in read_rows(out, grid) if _row_key(grid, r) in wanted]
+    done_keys = {_row_key(grid, r) for r in old}
+    todo = [(p, s) for p in points for s in seed_l if job_key(p, s) not in done_keys]
+    sink = Sink(out, grid, resume=resume) if out is not None else None
+    new: list[Row] = []
+    total = len(todo)
+    futs: dict[Future[list[Row]], tuple[Point, int]] = {}
+    try:
+        for p, s in todo:
+            futs[executor.submit(run_job, p, s, cycles)] = (p, s)
+        for n_done, fut in enumerate(as_completed(futs), 1):
+            p, s = futs[fut]
+            try:
+                rows = fut.result()
+            except SweepError:
+                raise
+            except Exception as e:  # noqa: BLE001 - name the job that failed
+                raise SweepError(f"job {describe(p, s)} failed: {type(e).__name__}: {e}") from e
+            if sink is not None:
+                sink.write(rows)
+            new.extend(rows)
+            if progress is not None:
+                progress(n_done, total, describe(p, s))
+    except BaseException:
+        for f in futs:
+            f.cancel()
+        raise
+    finally:
+        if sink is not None:
+            sink.close()
+    # dedupe (a file written twice for a job keeps its first copy), then sort
+    seen: set[tuple[JobKey, int]] = set()
+    rows_all: list[Row] = []
+    for r in old + new:
+        k = (_row_key(grid, r), r["n"])
+        if k not in seen:
+            seen.add(k)
+            rows_all.append(r)
+    return SweepResult(grid, seed_l, cycles, sort_rows(grid, rows_all), ran=total, skipped=len(wanted) - total)
+
+
+# ---- executors -----------------------------------------------------------------------------------
+def local_executor(jobs: int | None = None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, initializer=_ignore_sigint)
+
+
+def dask_executor(address: str, timeout: float = DEFAULT_DASK_TIMEOUT) -> tuple[Executor, Callable[[], None]]:
+    """Connect to the Dask scheduler at ``address`` (failing within ``timeout`` s) -> (executor, close)."""
+    from aiogc.cli import CLIError
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CLIError("--dask needs the distributed package: pip install -e '.[dask]'") from None
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except Exception as e:  # noqa: BLE001 - OSError, TimeoutError, ValueError (a malformed address)...
+        raise CLIError(f"cannot reach the Dask scheduler at {address} (within {timeout:g} s): "
+                       f"{type(e).__name__}: {e}") from None
+
+    def close() -> None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing a client whose scheduler went away
+            pass
+
+    return client.get_executor(), close
+
+
+# ---- summary ---------------------------------------------------------------------------------------
+def _clean(v: float) -> float | None:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def summary(result: SweepResult) -> list[dict[str, Any]]:
+    """Per point (grid order): its parameters, jobs, cycles, assist-completed share, and per metric
+    mean/p50/p99/max over every cycle of every seed (None for an empty sample)."""
+    grid = result.grid
+    by_point: dict[tuple[str, ...], list[Row]] = {}
+    for r in result.rows:
+        by_point.setdefault(_row_key(grid, r)[0], []).append(r)
+    out: list[dict[str, Any]] = []
+    for p in grid.points():
+        key = job_key(p, 0)[0]
+        rows = by_point.get(key, [])
+        rec: dict[str, Any] = dict(p)
+        rec["jobs"] = len({r["seed"] for r in rows})
+        rec["cycles"] = len(rows)
+        rec["assist_completed_share"] = (sum(r["completed_by"] == "assist" for r in rows) / len(rows)
+                                         if rows else None)
+        for m in METRICS:
+            rec[m] = {k: _clean(v) for k, v in summarize(r[m] for r in rows).items()}
+        out.append(rec)
+    return out
+
+
+def render_summary(result: SweepResult) -> Any:
+    """A rich Table: one row per point, mean/p50/p99 of each metric."""
+    from rich.table import Table
+
+    from aiogc.view.live import fmt_bytes, fmt_ns, fmt_pct
+
+    fmts: dict[str, Callable[[float], str]] = {
+        "overshoot": fmt_pct, "coordinator_latency_ns": fmt_ns, "mark_duration_ns": fmt_ns,
+        "alloc_after_complete": fmt_bytes,
+    }
+    heads = {"overshoot": "overshoot", "coordinator_latency_ns": "coord latency",
+             "mark_duration_ns": "mark", "alloc_after_complete": "alloc after complete"}
+    t = Table(title=f"sweep: {len(result.seeds)} seed(s) x {result.cycles} cycle(s) per job (first cycle of "
+                    f"each run skipped); mean / p50 / p99 over every cycle", title_justify="left")
+    for n in result.grid.names:
+        t.add_column(n)
+    t.add_column("cycles", justify="right")
+    t.add_column("by assist", justify="right")
+    for m in METRICS:
+        t.add_column(f"{heads[m]} mean", justify="right")
+        t.add_column("p50", justify="right")
+        t.add_column("p99", justify="right")
+    for rec in summary(result):
+        cells = [canon(rec[n]) for n in result.grid.names]
+        share = rec["assist_completed_share"]
+        cells += [str(rec["cycles"]), "-" if share is None else f"{share * 100:.0f}%"]
+        for m in METRICS:
+            for st in ("mean", "p50", "p99"):
+                v = rec[m][st]
+                cells.append("-" if v is None else fmts[m](v))
+        t.add_row(*cells)
+    return t
+
+
+# ---- plot ------------------------------------------------------------------------------------------
+def plot_sweep(result: SweepResult, path: str) -> None:
+    """Overshoot and coordinator latency (mean, and p99 dashed) against each swept parameter, averaged
+    over the other parameters, fix on vs off (one line per ``yield_after_assist`` value)."""
+    from aiogc.experiments.plots import require_matplotlib
+
+    plt = require_matplotlib()
+    grid = result.grid
+    hue = "yield_after_assist"
+    xs_names = [n for n, vs in grid.axes if n != hue and len(vs) > 1] or [n for n in grid.names if n != hue]
+    hues: list[Any] = list(dict(grid.axes).get(hue, (None,)))
+    colors = {True: "tab:green", False: "tab:red", None: "tab:blue"}
+    labels = {True: "fix on", False: "fix off", None: "yield_after_assist=true (base)"}
+    metrics = (("overshoot", 100.0, "overshoot of the heap goal (%)"),
+               ("coordinator_latency_ns", 1e-3, "coordinator latency (µs)"))
+    ncol = max(1, len(xs_names))
+    fig, axes = plt.subplots(2, ncol, figsize=(4.6 * ncol + 0.8, 7.5), squeeze=False)
+    for j in range(ncol):
+        xname = xs_names[j] if xs_names else None
+        xvals: list[Any] = list(dict(grid.axes)[xname]) if xname else [None]
+        for i, (m, scale, ylabel) in enumerate(metrics):
+            ax = axes[i][j]
+            for h in hues:
+                means, p99s = [], []
+                for xv in xvals:
+                    vals = [r[m] * scale for r in result.rows
+                            if (xname is None or canon(r[xname]) == canon(xv))
+                            and (h is None or r[hue] == h)]
+                    st = summarize(vals)
+                    means.append(st["mean"])
+                    p99s.append(st["p99"])
+                pos = list(range(len(xvals)))
+                ax.plot(pos, means, marker="o", color=colors[h], label=f"{labels[h]} mean")
+                ax.plot(pos, p99s, marker="x", ls="--", color=colors[h], alpha=0.7, label=f"{labels[h]} p99")
+            ax.set_xticks(range(len(xvals)), [canon(v) if xname else "all" for v in xvals])
+            ax.set_xlabel(xname or "(no other swept parameter)")
+            ax.set_ylabel(ylabel)
+            if m == "overshoot":
+                ax.axhline(0, color="grey", lw=0.8)
+            ax.grid(alpha=0.3)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=8)
+    fig.suptitle(f"sweep: {len(result.seeds)} seed(s) x {result.cycles} cycle(s) per point; each panel "
+                 "averages over the other swept parameters", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- the command ---------------------------------------------------------------------------------
+def _pos_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _pos_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}")
+    return v
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                        help="a swept parameter and its values (repeatable): a Config field (yield_after_assist, "
+                             "assist_policy, gomaxprocs, gogc, runnext, steal, preempt_ns, lookahead_ns, ...) "
+                             "or a SeedWorkload knob (live_bytes, alloc_work_ns, node_ptrs, send_every, ...)")
+    parser.add_argument("--seeds", type=_pos_int, default=10, metavar="N", help="seeds per point: 0..N-1 (default 10)")
+    parser.add_argument("--cycles", type=_pos_int, default=4, metavar="N",
+                        help="measured GC cycles per job, after one warm-up cycle (default 4)")
+    parser.add_argument("--out", metavar="FILE", help="stream rows to FILE.csv or FILE.jsonl as jobs finish")
+    parser.add_argument("--resume", action="store_true", help="skip the (point, seed) jobs already in --out")
+    parser.add_argument("--summary", action="store_true",
+                        help="print a table per point (always printed when there is no --out)")
+    parser.add_argument("--plot", metavar="FILE.png", help="plot overshoot and coordinator latency (matplotlib)")
+    parser.add_argument("--jobs", type=_pos_int, default=None, metavar="N",
+                        help="local worker processes (default: every core)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run on the Dask cluster whose scheduler is ADDRESS (e.g. tcp://host:8786)")
+    parser.add_argument("--dask-timeout", type=_pos_float, default=DEFAULT_DASK_TIMEOUT, metavar="S",
+                        help=f"seconds to wait for the Dask scheduler (default {DEFAULT_DASK_TIMEOUT:g})")
+
+
+def _check_writable(path: str) -> None:
+    from aiogc.cli import _check_writable as check
+
+    check(path)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``aiogc sweep``: validate everything, connect, run, stream, then summary and plot."""
+    from rich.console import Console
+
+    from aiogc.cli import CLIError
+
+    grid = parse_grid(args.grid)
+    out: str | None = args.out
+    if args.resume and not out:
+        raise CLIError("--resume needs --out FILE (the file to resume)")
+    if args.dask and args.jobs is not None:
+        raise CLIError("--jobs sets local worker processes; with --dask the cluster decides")
+    if out:
+        out_format(out)
+        _check_writable(out)
+        if args.resume:
+            read_rows(out, grid)  # another sweep's file: fail now
+    if args.plot:
+        _check_writable(args.plot)
+        from aiogc.experiments.plots import PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotUnavailable as e:
+            raise CLIError(str(e)) from None
+    seeds = seed_list(args.seeds)
+    close: Callable[[], None]
+    if args.dask:
+        executor, close = dask_executor(args.dask, args.dask_timeout)
+        where = f"Dask cluster {args.dask}"
+    else:
+        njobs = args.jobs or os.cpu_count() or 1
+        executor = local_executor(njobs)
+        where = f"{njobs} local process(es)"
+
+        def close() -> None:
+            if not ok:  # Ctrl-C or a failed job: do not wait for the running jobs (workers ignore SIGINT)
+                procs: dict[int, Any] = getattr(executor, "_processes", None) or {}
+                for proc in list(procs.values()):
+                    proc.terminate()
+            executor.shutdown(wait=ok, cancel_futures=True)
+
+    ok = False
+    err = Console(stderr=True)
+    total_jobs = len(grid.points()) * len(seeds)
+    t0 = time.perf_counter()
+    try:
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.description}"), console=err, transient=True) as bar:
+                task = bar.add_task("", total=None)
+
+                def prog(done: int, total: int, what: str) -> None:
+                    bar.update(task, total=total, completed=done, description=what)
+
+                result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog)
+        else:
+            def prog_plain(done: int, total: int, what: str) -> None:
+                print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
+
+            result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume,
+                               progress=prog_plain)
+        ok = True
+    except KeyboardInterrupt:
+        if out:
+            sys.stderr.write(f"\nsweep interrupted: the finished jobs are in {out}; "
+                             "run again with --resume to finish\n")
+        raise
+    finally:
+        close()
+    wall = time.perf_counter() - t0
+    print(f"sweep: {total_jobs} job(s) ({result.skipped} already in {out}, {result.ran} run) on {where} in "
+          f"{wall:.1f} s; {len(result.rows)} row(s)" if out else
+          f"sweep: {total_jobs} job(s) on {where} in {wall:.1f} s; {len(result.rows)} row(s)",
+          file=sys.stderr, flush=True)
+    if args.summary or not out:
+        con = Console()
+        if not con.is_terminal:
+            con = Console(width=220)
+        con.print(render_summary(result))
+    if args.plot:
+        plot_sweep(result, args.plot)
+    return 0
