@@ -403,12 +403,14 @@ def _row_key(grid: Grid, r: Row) -> JobKey:
 
 
 def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Executor, *,
-              out: str | None = None, resume: bool = False, progress: Progress | None = None) -> SweepResult:
+              out: str | None = None, resume: bool = False, progress: Progress | None = None,
+              cancel_on_error: bool = True) -> SweepResult:
     """Run every (point, seed) job not already in ``out`` (with ``resume``) on ``executor``.
 
     Rows are appended to ``out`` as each job finishes.  ``progress(done, total, what)`` is called after a
-    job's rows are on disk.  On an exception or Ctrl-C the pending jobs are cancelled and what finished
-    stays in ``out``.  The executor is not shut down here.
+    job's rows are on disk.  On an exception or Ctrl-C what finished stays in ``out`` and the pending jobs
+    are cancelled (unless ``cancel_on_error`` is false: the caller then stops the executor itself, as
+    the command does by terminating its pool's workers).  The executor is not shut down here.
     """
     seed_l = seed_list(seeds)
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
@@ -443,8 +445,9 @@ def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Exe
             if progress is not None:
                 progress(n_done, total, describe(p, s))
     except BaseException:
-        for f in futs:
-            f.cancel()
+        if cancel_on_error:
+            for f in futs:
+                f.cancel()
         raise
     finally:
         if sink is not None:
@@ -530,7 +533,7 @@ def render_summary(result: SweepResult) -> Any:
     t = Table(title=f"sweep: {len(result.seeds)} seed(s) x {result.cycles} cycle(s) per job (first cycle of "
                     f"each run skipped); mean / p50 / p99 over every cycle", title_justify="left")
     for n in result.grid.names:
-        t.add_column(n)
+        t.add_column(n, no_wrap=True, min_width=len(n))
     t.add_column("cycles", justify="right")
     t.add_column("by assist", justify="right")
     for m in METRICS:
@@ -562,8 +565,8 @@ def plot_sweep(result: SweepResult, path: str) -> None:
     hues: list[Any] = list(dict(grid.axes).get(hue, (None,)))
     colors = {True: "tab:green", False: "tab:red", None: "tab:blue"}
     labels = {True: "fix on", False: "fix off", None: "yield_after_assist=true (base)"}
-    metrics = (("overshoot", 100.0, "overshoot of the heap goal (%)"),
-               ("coordinator_latency_ns", 1e-3, "coordinator latency (µs)"))
+    metrics = (("overshoot", 100.0, "overshoot of the heap goal (%, symlog)"),
+               ("coordinator_latency_ns", 1e-3, "coordinator latency (µs, log)"))
     ncol = max(1, len(xs_names))
     fig, axes = plt.subplots(2, ncol, figsize=(4.6 * ncol + 0.8, 7.5), squeeze=False)
     for j in range(ncol):
@@ -588,6 +591,9 @@ def plot_sweep(result: SweepResult, path: str) -> None:
             ax.set_ylabel(ylabel)
             if m == "overshoot":
                 ax.axhline(0, color="grey", lw=0.8)
+                ax.set_yscale("symlog", linthresh=10)  # small over/undershoots linear, runaway heaps log
+            else:
+                ax.set_yscale("log")
             ax.grid(alpha=0.3)
             if i == 0 and j == 0:
                 ax.legend(fontsize=8)
@@ -673,6 +679,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise CLIError(str(e)) from None
     seeds = seed_list(args.seeds)
     close: Callable[[], None]
+    cancel = bool(args.dask)  # a local pool is stopped by terminating its workers (close(), below)
     if args.dask:
         executor, close = dask_executor(args.dask, args.dask_timeout)
         where = f"Dask cluster {args.dask}"
@@ -682,11 +689,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         where = f"{njobs} local process(es)"
 
         def close() -> None:
-            if not ok:  # Ctrl-C or a failed job: do not wait for the running jobs (workers ignore SIGINT)
+            if not ok:
+                # Ctrl-C or a failed job: stop the running jobs now (workers ignore SIGINT).  The pool then
+                # fails the pending futures itself; cancelling them too trips a CPython 3.11 bug
+                # (InvalidStateError in the pool's manager thread), so they are left uncancelled.
                 procs: dict[int, Any] = getattr(executor, "_processes", None) or {}
                 for proc in list(procs.values()):
                     proc.terminate()
-            executor.shutdown(wait=ok, cancel_futures=True)
+            executor.shutdown(wait=ok)
 
     ok = False
     err = Console(stderr=True)
@@ -703,13 +713,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 def prog(done: int, total: int, what: str) -> None:
                     bar.update(task, total=total, completed=done, description=what)
 
-                result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog)
+                result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog,
+                                   cancel_on_error=cancel)
         else:
             def prog_plain(done: int, total: int, what: str) -> None:
                 print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
 
             result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume,
-                               progress=prog_plain)
+                               progress=prog_plain, cancel_on_error=cancel)
         ok = True
     except KeyboardInterrupt:
         if out:
