@@ -1,9 +1,12 @@
 """The command line: ``python -m aiogc <command>`` (also installed as ``aiogc``).
 
 Commands (one function ``cmd_<name>(args) -> int`` each, registered in ``COMMANDS``):
-  demo     the scheduler at work, in plain text (``demo_scheduler``; to become the GC seed demo)
+  demo     the seed experiment under the live view (``aiogc.experiments.demo``); ``--scheduler``:
+           the scheduler alone, in plain text (``demo_scheduler``)
   run      ``go run`` for Python: run FILE.py's ``async def main()`` as the main goroutine
-  compare, sweep, bench   placeholders (exit 2, "not implemented yet")
+  compare  fix on vs off over seeds and GOMAXPROCS (``aiogc.experiments.compare``)
+  sweep    parameter grids on a process pool or a Dask cluster (``aiogc.experiments.sweep``)
+  bench    the benchmark suite (``aiogc.bench.suite``)
 
 Error contract (design.md, "Command line"): every bad input — an argparse error, a ``ConfigError``
 from a flag or from ``GOMAXPROCS``/``GOGC``/``GODEBUG``, a missing or broken program file — is ONE
