@@ -597,3 +597,16 @@ def test_pacer_state_steady_loop_settles(alloc_per_ns: float) -> None:
         assert final["u_a"] == 0.25  # slow allocation: background credit pays every debt
     else:
         assert final["u_a"] > 0.4  # heap_scan over-estimates the work: heavy assists at the clamp
+
+
+def test_set_gc_percent_keeps_a_custom_heap_minimum_base() -> None:
+    """The heap minimum is rescaled from the runtime's own base (Config.heap_minimum), not Go's 4 MiB."""
+    from aiogc.gc.pacer import PacerState
+
+    st = PacerState(gogc=100, gomaxprocs=1, heap_minimum_base=1 << 20)
+    assert st.heap_minimum == 1 << 20
+    assert st.set_gc_percent(50) == 100
+    assert st.heap_minimum == (1 << 20) * 50 // 100
+    assert st.set_gc_percent(None) == 50
+    assert st.set_gc_percent(200) is None
+    assert st.heap_minimum == 2 << 20

@@ -128,8 +128,7 @@ class Collector:
         self.bus = rt.bus
         self.heap = Heap()
         self.marker = Marker(self.heap, cfg.workbuf_size)
-        self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs,
-                                heap_minimum=-1 if cfg.gogc is None else cfg.heap_minimum * cfg.gogc // 100)
+        self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs, heap_minimum_base=cfg.heap_minimum)
         self.stats = GCStats()
         self.globals: dict[str, Any] = {}
         self.phase = GC_OFF

@@ -323,6 +323,7 @@ class PacerState:
     assist_ratio: float = 0.0
     bg_mark_start_ns: int = 0
     heap_minimum: int = -1  # -1: derive from gogc
+    heap_minimum_base: int = DEFAULT_HEAP_MINIMUM  # the unscaled minimum (Config.heap_minimum)
 
     def __post_init__(self) -> None:
         """Models ``gcinit``: heapminimum from GOGC, and ``next_gc = heapminimum`` initially."""
@@ -331,7 +332,7 @@ class PacerState:
         if self.gomaxprocs < 1:
             raise ValueError(f"gomaxprocs must be >= 1, got {self.gomaxprocs}")
         if self.heap_minimum < 0:
-            self.heap_minimum = heap_minimum(self.gogc)
+            self.heap_minimum = heap_minimum(self.gogc, self.heap_minimum_base)
         if self.next_gc < 0:
             self.next_gc = self.heap_minimum
 
@@ -485,7 +486,7 @@ class PacerState:
         """
         old = self.gogc
         self.gogc = None if n is None or n < 0 else n
-        self.heap_minimum = heap_minimum(self.gogc)
+        self.heap_minimum = heap_minimum(self.gogc, self.heap_minimum_base)
         return old
 
 
