@@ -61,7 +61,7 @@ from aiogc.gc.pacer import (
     heap_goal,
 )
 from aiogc.gc.roots import RootScanner
-from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES
+from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
 from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import P, current_p
@@ -197,13 +197,17 @@ class Collector:
         """
         heap = self.heap
         sched = self.sched
-        obj = heap.alloc(size, nptrs, self.alloc_black)
+        if size <= 32768:
+            cls = _CLASS_BY_8[(size + 7) >> 3]  # sizeclass.size_class / round_size, inlined
+            rsize = SIZE_CLASSES[cls] if size else 0
+        else:
+            cls = 0
+            rsize = round_size(size)
+        obj = heap.alloc_rounded(rsize, nptrs, self.alloc_black)
         # The Ref must exist before any yield below: this frame's locals are a root while
         # the goroutine is suspended in an assist (a bare id would let the object be swept).
         ref = Ref(heap, obj, heap._gen_v[obj])
-        rsize = heap._size_v[obj]
         self.pacer.heap_scan += nptrs << 3
-        cls = _CLASS_BY_8[(size + 7) >> 3] if size <= 32768 else 0  # sizeclass.size_class, inlined
         mc = p.mcache  # type: ignore[attr-defined]
         if cls and mc[cls] > 0:
             mc[cls] -= 1

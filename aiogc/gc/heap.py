@@ -281,7 +281,15 @@ class Heap:
                 f"alloc: nptrs={nptrs} pointer words need {nptrs * PTR_SIZE} bytes but size={size}: "
                 "pointer slots are the object's first nptrs words, so 8*nptrs <= size is required"
             )
-        rsize = round_size(size)
+        return self.alloc_rounded(round_size(size), nptrs, black)
+
+    def alloc_rounded(self, rsize: int, nptrs: int, black: bool) -> int:
+        """``alloc`` for a caller that already validated the arguments and rounded the size.
+
+        The allocator's fast path (``Collector.mallocgc``): same effects as ``alloc``.
+        Invariant (not checked here): ``rsize`` is a size-class size or whole pages, and
+        ``0 <= 8 * nptrs <= rsize``.
+        """
         free = self._free_ids
         if free:
             oid = free.pop()
