@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
 
 RETRY_SLEEP = 100e-6  # seconds: go1.5's timeSleep(100 µs)
+ASSIST_CHUNK = 16 * 1024  # scan work per drain step (as the background workers' CHUNK)
 
 
 def _ready_later(col: Collector, g: G) -> None:
@@ -82,18 +83,24 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
         # system stack), so other Ps that catch up meanwhile see it marking.
         col.nactive += 1
         g.locks += 1
-        work = marker.drain(p.gcw, debt)
-        if work:
-            cost = (work >> 3) * col.c_word
+        # gcDrainN in chunks, each charged to this P's clock before the next, so a long assist
+        # interleaves with the other Ps in virtual time like any other marker.
+        work = 0
+        while work < debt:
+            left = debt - work
+            w = marker.drain(p.gcw, left if left < ASSIST_CHUNK else ASSIST_CHUNK)
+            if not w:
+                break
+            work += w
+            cost = (w >> 3) * col.c_word
             p.clock += cost
             p.t_assist += cost
-            g.gcscanwork += work
-            debt -= work
-        if col.blacken_promptly:
-            p.gcw.dispose()
-        if work:
             yield TICK
             p = current_p()
+        g.gcscanwork += work
+        debt -= work
+        if col.blacken_promptly:
+            p.gcw.dispose()
         g.locks -= 1
         col.nactive -= 1
         completed = False

@@ -258,8 +258,20 @@ class Collector:
             await park_trap()
 
     async def gc_forced(self) -> None:
-        """``runtime.GC()``: wait for any running cycle, then a full stop-the-world cycle."""
-        await self.gc_cycle(forced=True)
+        """``runtime.GC()``: wait for any running cycle, then a full stop-the-world cycle.
+
+        The caller cannot be cancelled half-way (an ``asyncio.timeout`` around ``aiogc.gc()``):
+        a cycle abandoned with the world stopped would stop it for good.  As in Go, where the
+        collection runs on the system stack, the cancellation is delivered after the cycle.
+        """
+        g = self.sched.cur_g()
+        g.locks += 1
+        try:
+            await self.gc_cycle(forced=True)
+        finally:
+            g.locks -= 1
+        if g.must_cancel:
+            await _safepoint()  # deliver the deferred cancellation now
 
     # ---- worldsema ---------------------------------------------------------------------------------
     async def _acquire_cycle(self) -> None:
@@ -485,6 +497,7 @@ class Collector:
         cur["heap1"] = heap1
         end_line = None
         if not forced:
+            pacer.scan_work = marker.scan_work  # W_a: every P's gcw was just disposed
             end_line = pacer.end_cycle(heap1, self._t(p))
         sched.gc_blacken_enabled = False
         self.blacken_promptly = False
@@ -494,8 +507,8 @@ class Collector:
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         for g in list(sched.allgs.values()):
-            if forced or not g.gcscanvalid or g is me:
-                scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
+            # Every stack (see roots.py: shared Python containers have no write barrier).
+            scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
         gcw = p.gcw
         marker.mark_roots(scanner.out, gcw)
         work = marker.drain(gcw, None)

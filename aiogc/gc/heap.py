@@ -172,7 +172,9 @@ class Ref:
         return not self.__eq__(other)
 
     def __hash__(self) -> int:
-        return hash((id(self.heap), self.id, self.gen))
+        # Not id(heap): a set of Refs must iterate in the same order in every process, or root
+        # scanning order (and with it virtual time) would differ between executors.
+        return hash((self.id, self.gen))
 
     def __repr__(self) -> str:
         state = "" if self.alive else " freed"

@@ -92,6 +92,7 @@ class Sched:
         self.c_switch = cfg.cost_switch_ns if virtual else 1
         self.c_go = cfg.cost_go_ns if virtual else 0
         self.c_ready = cfg.cost_ready_ns if virtual else 0
+        self.c_chan = cfg.cost_chan_ns if virtual else 0
         self.c_steal = cfg.cost_steal_ns if virtual else 0
         self.c_stw = cfg.cost_stw_ns if virtual else 0
         self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
@@ -423,7 +424,7 @@ class Sched:
                 # Resume the goroutine.
                 coro = g.coro
                 try:
-                    if g.must_cancel:
+                    if g.must_cancel and not g.locks:  # cancellation waits out a locked section
                         g.must_cancel = False
                         msg = g.cancel_msg
                         trap = coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())

@@ -155,7 +155,7 @@ class Chan:
     def send(self, v: Any) -> Generator[Any, Any, None]:
         """``ch <- v``."""
         p = current_p()
-        p.clock += p.sched.c_ready
+        p.clock += p.sched.c_chan
         if self._try_send(v):
             yield SAFEPOINT
             return
@@ -171,7 +171,7 @@ class Chan:
     def recv2(self) -> Generator[Any, Any, tuple[Any, bool]]:
         """``v, ok := <-ch``: ok is False once the channel is closed and drained."""
         p = current_p()
-        p.clock += p.sched.c_ready
+        p.clock += p.sched.c_chan
         done, v, ok = self._try_recv()
         if done:
             yield SAFEPOINT
@@ -189,7 +189,7 @@ class Chan:
     def recv(self) -> Generator[Any, Any, Any]:
         """``<-ch``: the value (None from a closed channel)."""
         p = current_p()
-        p.clock += p.sched.c_ready
+        p.clock += p.sched.c_chan
         done, v, _ = self._try_recv()
         if done:
             yield SAFEPOINT
@@ -268,7 +268,7 @@ async def select(*cases: Recv | Send, default: bool = False) -> tuple[int, Any, 
     """
     p = current_p()
     sched = p.sched
-    p.clock += sched.c_ready
+    p.clock += sched.c_chan
     for c in cases:
         if not isinstance(c, Recv | Send):
             raise TypeError(f"select cases must be Recv or Send, got {type(c).__name__}")
@@ -364,7 +364,7 @@ class Mutex:
     @types.coroutine
     def lock(self) -> Generator[Any, Any, None]:
         p = current_p()
-        p.clock += p.sched.c_ready
+        p.clock += p.sched.c_chan
         if not self.locked:
             self.locked = True
             yield SAFEPOINT
