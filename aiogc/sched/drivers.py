@@ -176,9 +176,11 @@ class VirtualDriver:
         prev_p = CUR.p
         asyncio.events._set_running_loop(p)
         CUR.p = p
+        self.sched.in_callback += 1
         try:
             h._run()
         finally:
+            self.sched.in_callback -= 1
             asyncio.events._set_running_loop(prev)
             CUR.p = prev_p
         if sched.panic is not None:
@@ -244,9 +246,11 @@ class WallDriver:
         prev_p = CUR.p
         asyncio.events._set_running_loop(p)
         CUR.p = p
+        self.sched.in_callback += 1
         try:
             h._run()
         finally:
+            self.sched.in_callback -= 1
             asyncio.events._set_running_loop(prev)
             CUR.p = prev_p
         self._kick()

@@ -273,10 +273,15 @@ class P(asyncio.AbstractEventLoop):
         """
         cbs = self.ready_cbs
         n = len(cbs)
-        for _ in range(n):
-            h = cbs.popleft()
-            if not h._cancelled:
-                h._run()
+        sched = self.sched
+        sched.in_callback += 1
+        try:
+            for _ in range(n):
+                h = cbs.popleft()
+                if not h._cancelled:
+                    h._run()
+        finally:
+            sched.in_callback -= 1
 
 
 class _CurP:

@@ -96,6 +96,7 @@ class Sched:
         self.c_steal = cfg.cost_steal_ns if virtual else 0
         self.c_stw = cfg.cost_stw_ns if virtual else 0
         self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
+        self.in_callback = 0  # > 0 while a P runs asyncio callbacks or a timer fires (see ready)
 
     # ---- time --------------------------------------------------------------------------
     def now(self, p: P | None = None) -> int:
@@ -146,8 +147,10 @@ class Sched:
         """Models ``ready``: make a parked G runnable in the current P's ``runnext``.
 
         ``val`` is what its ``park`` returns; ``exc`` is raised there instead.
-        From outside a goroutine context (a host-loop callback) the G goes to the
-        global queue (the netpoller's ``injectglist``).
+        From a callback — an asyncio future's done callback run between goroutines, a
+        timer, a host-loop I/O completion — the G goes to the global queue instead:
+        those are Go's netpoller and timer wake-ups, which ``injectglist`` (they do not
+        take, nor kick, any P's ``runnext``).
         """
         if g.status != WAITING:
             raise Throw(f"bad g->status in ready: G{g.id} is {g.status}, want waiting")
@@ -157,7 +160,7 @@ class Sched:
         g.parkinfo = None
         g.fut_waiter = None
         cur = self.cur_p()
-        if cur is not None:
+        if cur is not None and not self.in_callback:
             runqput(cur, self.gq, g, self.runnext_on)
             cur.clock += self.c_ready
             g.ready_ns = cur.clock if self.virtual else self.now(cur)
@@ -165,9 +168,13 @@ class Sched:
                 self.bus.emit(self.now(cur), Ev.GoUnpark, cur.id, cur.curg.id if cur.curg else -1, g.id)
         else:
             self.gq.append(g)
-            g.ready_ns = self.now(None)
+            if cur is not None:  # a callback run on a P: it pays for the wake-up
+                cur.clock += self.c_ready
+                g.ready_ns = self.now(cur)  # (a timer may fire on an idle P with a stale clock)
+            else:
+                g.ready_ns = self.now(None)
             if self.bus.on:
-                self.bus.emit(g.ready_ns, Ev.GoUnpark, -1, -1, g.id)
+                self.bus.emit(g.ready_ns, Ev.GoUnpark, cur.id if cur is not None else -1, -1, g.id)
         self.wakep()
 
     def cancel_parked(self, g: G) -> None:
@@ -379,6 +386,13 @@ class Sched:
                         elif p.runq:
                             g = p.runq.popleft()
                             inherit = False
+                        elif gq:
+                            # findrunnable's global-queue step, inlined (gosched's round trip);
+                            # globrunqget of a one-G queue takes just that G.
+                            g = gq.popleft() if len(gq) == 1 else globrunqget(p, gq, self.gomaxprocs, 0)
+                            inherit = False
+                            if p.spinning:
+                                self._stop_spinning(p)
                         else:
                             g, inherit = self.findrunnable(p)
                     if g is None:
@@ -408,6 +422,8 @@ class Sched:
                     _current_tasks[p] = g
                     if bus.on:
                         bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
+                    if p.clock >= drv.limit:
+                        return STEP_RUNNING  # with the next G in hand (see the end of the loop)
                 elif g.locks:
                     pass  # not preemptible now: resume it whatever is pending
                 elif self.gcwaiting and p is not self.stw_p:
@@ -479,7 +495,11 @@ class Sched:
                 else:
                     g.wake_exc = RuntimeError(
                         f"goroutine G{g.id} yielded {trap!r}: only aiogc awaitables and asyncio futures may be awaited")
-                if p.clock >= drv.limit:
+                # A step ends with a G in hand: if this G just left the P (gosched, park), the P
+                # first picks its next G (the check after execute above), so no other P sees this
+                # P's queues in the instant between the two — as in Go, where schedule() follows
+                # goschedImpl/park_m directly on the same M.
+                if p.clock >= drv.limit and p.curg is not None:
                     return STEP_RUNNING
         finally:
             _set_running_loop(prev_loop)
