@@ -61,7 +61,7 @@ def _expand(v: Any, t: type, todo: list[Any]) -> None:
         return
     if isinstance(v, asyncio.Future):
         if v.done() and not v.cancelled():
-            todo.append(v._result)
+            todo.append(v._result)  # type: ignore[attr-defined]
         return
     if t is types.FunctionType:
         cells = v.__closure__
