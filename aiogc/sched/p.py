@@ -72,7 +72,8 @@ class P(asyncio.AbstractEventLoop):
         # GC per-P state, owned by aiogc.gc.
         self.gcw: Any = None
         self.mark_worker: G | None = None
-        self.runnext_steal_ok = False  # findrunnable slept 100 µs before stealing a runnext
+        # findrunnable is sleeping runqgrab's 100 µs before taking this (victim P, its runnext G)
+        self.runnext_target: tuple[P, G] | None = None
         self._closed = False
 
     def __repr__(self) -> str:

@@ -272,6 +272,18 @@ class Sched:
                     p.spinning = True
                     self.nmspinning += 1
                 allp = self.allp
+                tv = p.runnext_target
+                if tv is not None:
+                    # Back from runqgrab's 100 µs sleep: take the victim's runnext if it is still
+                    # the same G (Go's CAS on pp.runnext after usleep), else look around again.
+                    victim, want = tv
+                    p.runnext_target = None
+                    if victim.runnext is want and not victim.runq and want.status == RUNNABLE:
+                        victim.runnext = None
+                        if self.bus.on:
+                            self.bus.emit(self.now(p), Ev.Steal, p.id, want.id, (victim.id, 1))
+                        self._stop_spinning(p)
+                        return want, False
                 rand = self.rng.randrange
                 tries = 4 * n
                 for i in range(tries):
@@ -284,15 +296,15 @@ class Sched:
                         continue
                     steal_next = i > 2 * n
                     if steal_next and not victim.runq and victim.runnext is not None \
-                            and victim.runnext.status == RUNNABLE and not p.runnext_steal_ok:
-                        # Go sleeps 100 µs so the victim can run its own runnext first.
-                        p.runnext_steal_ok = True
+                            and victim.runnext.status == RUNNABLE:
+                        # Go sleeps 100 µs so the victim can run its own runnext first, then takes
+                        # it if it is still there (above, on the next findrunnable).
+                        p.runnext_target = (victim, victim.runnext)
                         p.clock += self.c_steal * (i + 1)
                         return None, True
-                    g, k = runqsteal(p, victim, steal_next and p.runnext_steal_ok)
+                    g, k = runqsteal(p, victim, False)
                     if g is not None:
                         p.clock += self.c_steal * (i + 1)
-                        p.runnext_steal_ok = False
                         if self.bus.on:
                             self.bus.emit(self.now(p), Ev.Steal, p.id, g.id, (victim.id, k))
                         self._stop_spinning(p)
@@ -302,7 +314,6 @@ class Sched:
                 # has queued work (the random victims missed it) -> look again instead of idling.
                 if any(q is not p and (q.runq or q.runnext is not None) for q in allp):
                     return None, True
-        p.runnext_steal_ok = False
         if self.gc_blacken_enabled:
             g = self.gc.find_idle_gc_worker(p)
             if g is not None:
