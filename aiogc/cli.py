@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from aiogc.argtypes import integer, positive_float, positive_int
 from aiogc.errors import AiogcError, ConfigError, Deadlock, GoroutinePanic
 
 PROG = "aiogc"
@@ -59,31 +60,14 @@ def _fail(message: str) -> int:
 
 
 # ---- argument types ----------------------------------------------------------------------------
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
+_positive_int = positive_int
+_int = integer
+_positive_float = positive_float
 
 
-def _int(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
 
 
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
+
 
 
 def _gomaxprocs(s: str) -> int:

@@ -62,6 +62,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiogc.argtypes import positive_int as _reps
+
 BENCHES = ("switch", "spawn", "chan", "mark", "simulation")
 IMPLS = ("aiogc-virtual", "aiogc-wall", "asyncio", "uvloop", "trio", "trampoline", "python-bfs")
 
@@ -880,14 +882,6 @@ def _only(s: str) -> list[str]:
     return names
 
 
-def _reps(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:

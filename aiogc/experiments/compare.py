@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from typing import Any
 
+from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.trace.metrics import summarize
@@ -274,14 +275,6 @@ def render_table(result: dict[str, Any]) -> Any:
 
 
 # ---- the command ------------------------------------------------------------------------------------------
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
 def parse_gomaxprocs_list(s: str) -> list[int]:

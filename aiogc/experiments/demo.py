@@ -19,36 +19,18 @@ import json
 import os
 from typing import Any
 
+from aiogc.argtypes import integer as _int
+from aiogc.argtypes import positive_float as _pos_float
+from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError, GoroutinePanic
 
 EXIT_INTERRUPTED = 130
 
 
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
-def _int(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
 
 
-def _pos_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:

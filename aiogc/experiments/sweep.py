@@ -47,6 +47,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from dataclasses import dataclass
 from typing import Any
 
+from aiogc.argtypes import positive_float as _pos_float
+from aiogc.argtypes import positive_int as _pos_int
 from aiogc.config import Config, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.workloads import SeedWorkload
@@ -605,24 +607,8 @@ def plot_sweep(result: SweepResult, path: str) -> None:
 
 
 # ---- the command ---------------------------------------------------------------------------------
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
-def _pos_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}") from None
-    if not 0 < v < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}")
-    return v
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:

@@ -45,6 +45,22 @@ if TYPE_CHECKING:
 INF = 1 << 62
 
 
+def run_timer_callback(sched: Sched, p: P, h: asyncio.TimerHandle) -> None:
+    """Run a due timer's callback on its P (the loop it was scheduled on), as a netpoll wake-up:
+    P is the running loop and the current P, and goroutines it readies go to the global queue."""
+    prev = asyncio._get_running_loop()
+    prev_p = CUR.p
+    asyncio.events._set_running_loop(p)
+    CUR.p = p
+    sched.in_callback += 1
+    try:
+        h._run()
+    finally:
+        sched.in_callback -= 1
+        asyncio.events._set_running_loop(prev)
+        CUR.p = prev_p
+
+
 def _parked(sched: Sched) -> list[tuple[int, str, str]]:
     return [(g.id, g.label, g.waitreason) for g in sched.waiting_user_goroutines()]
 
@@ -172,17 +188,7 @@ class VirtualDriver:
         when, _, h, p = heapq.heappop(self.timers)
         self.event_time = when
         sched = self.sched
-        prev = asyncio._get_running_loop()
-        prev_p = CUR.p
-        asyncio.events._set_running_loop(p)
-        CUR.p = p
-        self.sched.in_callback += 1
-        try:
-            h._run()
-        finally:
-            self.sched.in_callback -= 1
-            asyncio.events._set_running_loop(prev)
-            CUR.p = prev_p
+        run_timer_callback(self.sched, p, h)
         if sched.panic is not None:
             raise sched.panic
 
@@ -242,17 +248,7 @@ class WallDriver:
         if h._cancelled:
             self._kick()
             return
-        prev = asyncio._get_running_loop()
-        prev_p = CUR.p
-        asyncio.events._set_running_loop(p)
-        CUR.p = p
-        self.sched.in_callback += 1
-        try:
-            h._run()
-        finally:
-            self.sched.in_callback -= 1
-            asyncio.events._set_running_loop(prev)
-            CUR.p = prev_p
+        run_timer_callback(self.sched, p, h)
         self._kick()
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
