@@ -32,15 +32,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogc.errors import Deadlock
+from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_RUNNING, P
 from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
 from aiogc.sched.sysmon import Sysmon
-
-if TYPE_CHECKING:
-    from aiogc.sched.g import G
 
 INF = 1 << 62
 
@@ -216,6 +214,7 @@ class WallDriver:
         self.sysmon = Sysmon(sched)
         self.wakeup: asyncio.Future[None] | None = None
         self.pending_timers = 0
+        self.host_io_used = False  # some goroutine used host I/O (see _deadlocked)
         self.hooks_after_step: list[Any] = []
 
     def now(self, p: P | None) -> int:
@@ -265,6 +264,7 @@ class WallDriver:
 
     def host_loop(self, what: str) -> Any:
         assert self.host is not None
+        self.host_io_used = True
         return self.host
 
     async def run(self, main_g: G) -> None:
@@ -313,8 +313,13 @@ class WallDriver:
         sched = self.sched
         if self.pending_timers > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
             return False
+        if not self.host_io_used:
+            # The program never touched the host loop (no sockets, servers, executors): only
+            # timers and callbacks can complete its futures, and there are none: as in virtual time.
+            return True
         for g in sched.allgs.values():
-            # A goroutine waiting on a future may be woken by host I/O (the netpoller).
-            if g.fut_waiter is not None:
+            # A goroutine waiting on a future may be woken by host I/O (the netpoller): a
+            # transport's protocol callbacks complete futures of the P that made them.
+            if g.fut_waiter is not None and not isinstance(g.fut_waiter, G):
                 return False
         return True
