@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from aiogc.argtypes import integer, positive_float, positive_int
+from aiogc.argtypes import integer
 from aiogc.errors import AiogcError, ConfigError, Deadlock, GoroutinePanic
 
 PROG = "aiogc"
@@ -60,14 +60,7 @@ def _fail(message: str) -> int:
 
 
 # ---- argument types ----------------------------------------------------------------------------
-_positive_int = positive_int
 _int = integer
-_positive_float = positive_float
-
-
-
-
-
 
 
 def _gomaxprocs(s: str) -> int:
@@ -388,16 +381,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- placeholders --------------------------------------------------------------------------------
-def _not_implemented(name: str) -> Callable[[argparse.Namespace], int]:
-    def cmd(args: argparse.Namespace) -> int:
-        sys.stderr.write(f"{PROG}: {name}: not implemented yet\n")
-        return EXIT_USAGE
-
-    cmd.__name__ = f"cmd_{name}"
-    return cmd
-
-
 def add_compare_parser(sub: Any) -> None:
     from aiogc.experiments.compare import add_compare_arguments
 
@@ -409,12 +392,27 @@ def add_compare_parser(sub: Any) -> None:
     p.add_argument("--gogc", type=_gogc, default=None, metavar="PCT", help="GOGC for every run (default 100)")
 
 
+def check_plot_path(path: str) -> None:
+    """A ``--plot`` file must be writable and of a format matplotlib writes (checked before a run)."""
+    _check_writable(path)
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return  # the command itself says to install the plot extra
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        raise CLIError(f"--plot {path}: unknown image format {ext!r}; use one of {', '.join(sorted(formats))}")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from aiogc.experiments.compare import cmd_compare as run_compare
 
-    for path in (args.json, args.csv, args.plot):
+    for path in (args.json, args.csv):
         if path:
             _check_writable(path)
+    if args.plot:
+        check_plot_path(args.plot)
     return run_compare(args)
 
 
@@ -432,6 +430,8 @@ def add_sweep_parser(sub: Any) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from aiogc.experiments.sweep import cmd_sweep as run_sweep
 
+    if getattr(args, "plot", None):
+        check_plot_path(args.plot)
     return run_sweep(args)
 
 
@@ -545,3 +545,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except OSError as e:  # writing an output file failed after the run (disk full, a bad path...)
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(f"cannot write output: {where}{e.strerror or e}")

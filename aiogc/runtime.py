@@ -19,12 +19,13 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-from aiogc.config import Config
+from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
-from aiogc.sched.p import CUR, P
-from aiogc.sched.sched import Sched
+from aiogc.sched.p import CUR, P_DEAD, P
+from aiogc.sched.procresize import procresize
+from aiogc.sched.sched import STW, Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT
 from aiogc.trace.events import EventBus
 
@@ -198,12 +199,58 @@ def compute(ns: int) -> Any:
     return _compute(_p(), ns)
 
 
-def gomaxprocs(n: int | None = None) -> int:
-    """``runtime.GOMAXPROCS``: returns the current value.  Changing it at run time is not modelled."""
-    sched = _p().sched
-    if n is not None and n != sched.gomaxprocs:
-        raise NotImplementedError("procresize is not modelled: set Config(gomaxprocs=...) before the run")
-    return sched.gomaxprocs
+def gomaxprocs(n: int | None = None) -> Any:
+    """``runtime.GOMAXPROCS``.
+
+    ``gomaxprocs()`` returns the current number of Ps.  ``await gomaxprocs(n)`` changes it and
+    returns the old value: like Go's, the change stops the world (after any running GC cycle,
+    as Go waits for worldsema) and resizes the Ps (``aiogc.sched.procresize``).  ``n`` must be
+    1..256; ``n < 1`` only reads, as in Go.
+    """
+    p = _p()
+    sched = p.sched
+    if n is None:
+        return sched.gomaxprocs
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"gomaxprocs(n) needs an int, got {type(n).__name__}")
+    if n > MAX_GOMAXPROCS:
+        raise ValueError(f"gomaxprocs: {n} exceeds the maximum of {MAX_GOMAXPROCS}")
+    return _set_gomaxprocs(sched, n)
+
+
+async def _set_gomaxprocs(sched: Sched, n: int) -> int:
+    old = sched.gomaxprocs
+    if n < 1 or n == old:
+        await _safepoint()
+        return old
+    g = sched.cur_g()
+    col = sched.gc
+    if col is not None:
+        await col._acquire_cycle()  # worldsema: never resize during a GC cycle
+    g.locks += 1
+    try:
+        await _stw()
+        p = g.p
+        assert p is not None
+        procresize(sched, p, n)
+        sched.start_the_world()
+        if p.status == P_DEAD:
+            await _gosched()  # this goroutine's P is gone: it goes to the global queue
+    finally:
+        g.locks -= 1
+        if col is not None:
+            col._release_cycle()
+    return old
+
+
+@types.coroutine
+def _stw() -> Generator[Any, Any, None]:
+    yield STW
+
+
+@types.coroutine
+def _safepoint() -> Generator[Any, Any, None]:
+    yield SAFEPOINT
 
 
 def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **fields: Any) -> Any:

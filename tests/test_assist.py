@@ -241,7 +241,7 @@ def test_cycle_stats_consistent(with_yield: dict[str, Any], without_yield: dict[
         cycles = rt.stats.cycles
         assert len(cycles) >= SEED_RUN["cycles"]
         assert [c.n for c in cycles] == list(range(1, len(cycles) + 1))
-        for a, b in zip(cycles, cycles[1:]):
+        for a, b in zip(cycles, cycles[1:], strict=False):
             assert b.start_ns >= a.end_ns
         for c in cycles:
             _check_cycle(c, rt.config)

@@ -517,7 +517,7 @@ def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> N
     ratios = [c.trigger_ratio for c in cycles] + [rt.gc.pacer.trigger_ratio]
     assert ratios[0] == pacer_mod.INITIAL_TRIGGER_RATIO
     assert all(0 <= r <= 0.95 * h_g + 1e-12 for r in ratios[1:])
-    steps = [abs(b - a) for a, b in zip(ratios, ratios[1:])]
+    steps = [abs(b - a) for a, b in zip(ratios, ratios[1:], strict=False)]
     early = max(steps[:3])
     late = max(steps[-4:])
     assert late < max(early, 0.02), f"trigger ratio does not settle: steps {steps}"

@@ -38,9 +38,9 @@ def test_one_gctrace_line_per_cycle(capsys: pytest.CaptureFixture[str], gomaxpro
     assert len(cycles) >= 4
     assert len(gc_lines) == len(cycles)
     ms = [GCTRACE_RE.match(ln) for ln in gc_lines]
-    assert all(ms), [ln for ln, m in zip(gc_lines, ms) if not m]
+    assert all(ms), [ln for ln, m in zip(gc_lines, ms, strict=True) if not m]
     assert [int(m["n"]) for m in ms] == list(range(1, len(cycles) + 1))  # type: ignore[index]
-    for m, c in zip(ms, cycles):
+    for m, c in zip(ms, cycles, strict=True):
         assert m is not None
         assert int(m["procs"]) == gomaxprocs
         assert (m["forced"] is not None) == c.forced

@@ -688,13 +688,101 @@ def test_goroutine_ids_and_current() -> None:
     assert n == 3
 
 
-def test_gomaxprocs_change_not_modelled() -> None:
-    async def main() -> None:
-        assert aiogc.gomaxprocs(2) == 2  # same value: fine
-        with pytest.raises(NotImplementedError):
-            aiogc.gomaxprocs(3)
+def test_gomaxprocs_resize_grows_and_shrinks_keeping_every_goroutine() -> None:
+    """runtime.GOMAXPROCS(n): stop the world, procresize, start it; nothing is lost."""
 
-    aiogc.run(main(), gomaxprocs=2, gogc=None)
+    async def main() -> tuple[list[int], set[int], int, int]:
+        sizes = [aiogc.gomaxprocs()]
+        assert await aiogc.gomaxprocs(2) == 2 and aiogc.gomaxprocs() == 2  # same value: a no-op
+        done = aiogc.Chan(64)
+        ran_on: set[int] = set()
+
+        async def worker(i: int) -> None:
+            for _ in range(20):
+                await aiogc.compute(50_000)
+                ran_on.add(aiogc.current_p().id)
+            await done.send(i)
+
+        for i in range(16):
+            aiogc.go(worker(i))
+        await aiogc.compute(100_000)
+        assert await aiogc.gomaxprocs(6) == 2
+        sizes.append(aiogc.gomaxprocs())
+        await aiogc.compute(300_000)
+        assert await aiogc.gomaxprocs(1) == 6  # the queued work of P1..P5 moves to the global queue
+        sizes.append(aiogc.gomaxprocs())
+        finished = {await done.recv() for _ in range(16)}
+        rt = aiogc.current_runtime()
+        return sizes, ran_on, len(finished), len(rt.sched.allp)
+
+    sizes, ran_on, nfinished, nallp = aiogc.run(main(), gomaxprocs=2, gogc=None, seed=3)
+    assert sizes == [2, 6, 1]
+    assert nfinished == 16  # every goroutine survived both resizes
+    assert max(ran_on) >= 2  # the new Ps ran goroutines
+    assert nallp == 1
+
+
+def test_gomaxprocs_shrink_moves_the_caller_off_its_dead_p() -> None:
+    async def main() -> tuple[int, int]:
+        stop = [False]
+        out: list[tuple[int, int]] = []
+        wg = aiogc.WaitGroup()
+
+        async def busy() -> None:
+            while not stop[0]:
+                await aiogc.compute(20_000)
+
+        async def resizer() -> None:
+            for _ in range(10_000):  # bounded: get onto a P other than P0 (stealing moves us)
+                if aiogc.current_p().id != 0:
+                    break
+                await aiogc.compute(20_000)
+                await aiogc.gosched()
+            before = aiogc.current_p().id
+            await aiogc.gomaxprocs(1)
+            out.append((before, aiogc.current_p().id))
+            stop[0] = True
+            wg.done()
+
+        for _ in range(6):
+            aiogc.go(busy())
+        wg.add(1)
+        aiogc.go(resizer())
+        await wg.wait()
+        return out[0]
+
+    before, after = aiogc.run(main(), gomaxprocs=4, gogc=None, seed=1)
+    assert before != 0 and after == 0
+
+
+def test_gomaxprocs_bad_values() -> None:
+    async def main() -> int:
+        with pytest.raises(TypeError):
+            aiogc.gomaxprocs("2")  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            aiogc.gomaxprocs(257)
+        return await aiogc.gomaxprocs(0)  # n < 1 only reads, as in Go
+
+    assert aiogc.run(main(), gomaxprocs=3, gogc=None) == 3
+
+
+def test_gomaxprocs_resize_waits_for_a_running_gc_cycle() -> None:
+    """Resizing under the collector: the resize waits for worldsema; marks stay sound."""
+
+    async def main() -> int:
+        keep = []
+        for i in range(2000):
+            keep.append(await aiogc.alloc(256, 4))
+            if i % 3:
+                keep[-1][0] = keep[len(keep) // 2]
+            if i % 400 == 0:
+                await aiogc.gomaxprocs(1 + (i // 400) % 4)
+            if len(keep) > 300:
+                keep.pop(0)
+        return aiogc.read_mem_stats().num_gc
+
+    ngc = aiogc.run(main(), gomaxprocs=2, gogc=10, heap_minimum=64 << 10, godebug="gccheckmark=1")
+    assert ngc > 0
 
 
 def test_main_return_abandons_goroutines() -> None:

@@ -27,12 +27,6 @@ from aiogc.errors import ConfigError, GoroutinePanic
 EXIT_INTERRUPTED = 130
 
 
-
-
-
-
-
-
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cycles", type=_pos_int, default=6, metavar="N", help="GC cycles to run (default 6)")
     parser.add_argument("--duration", type=_pos_float, default=10.0, metavar="SECONDS",
@@ -68,13 +62,21 @@ def _mode(y: bool) -> str:
     return "fix on" if y else "fix off"
 
 
+def _cycles_line(cycles: list[dict[str, Any]], rt: Any) -> str:
+    """'N cycle(s) in T virtual': T is the end of the last cycle counted (or the run's end)."""
+    from aiogc.view.live import fmt_ns
+
+    end = cycles[-1]["end_ns"] if cycles else rt.now_ns()
+    return f"{len(cycles)} cycle(s) in {fmt_ns(end)} virtual"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo (see the module docstring); returns the exit status."""
     from rich.console import Console
 
     import aiogc
     from aiogc.experiments.workloads import SeedWorkload, seed_main
-    from aiogc.view.live import LiveSession, fmt_ns, summary_table
+    from aiogc.view.live import LiveSession, summary_table
 
     y = not getattr(args, "no_yield", False)
     cfg = _config(args, y)
@@ -116,8 +118,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             trace.detach()
             trace.write(args.trace)
     results: dict[str, list[dict[str, Any]]] = {_mode(y): [c.as_dict() for c in rt.stats.cycles][:cycles]}
-    say(f"{_mode(y)}: {len(rt.stats.cycles)} cycle(s) in {fmt_ns(rt.now_ns())} virtual"
-        + (" (interrupted)" if interrupted else ""))
+    say(f"{_mode(y)}: {_cycles_line(results[_mode(y)], rt)}" + (" (interrupted)" if interrupted else ""))
     if not interrupted:
         other = not y
         say(f"running the same seed with the {_mode(other)} (headless) for comparison...")
@@ -125,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             rt2 = aiogc.Runtime(_config(args, other))
             rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
             results[_mode(other)] = [c.as_dict() for c in rt2.stats.cycles][:cycles]
-            say(f"{_mode(other)}: {len(rt2.stats.cycles)} cycle(s) in {fmt_ns(rt2.now_ns())} virtual")
+            say(f"{_mode(other)}: {_cycles_line(results[_mode(other)], rt2)}")
         except KeyboardInterrupt:
             interrupted = True
         except GoroutinePanic as e:

@@ -16,7 +16,8 @@ goroutine that any delay of an ordinary goroutine delays too:
      flushes every P's grey cache; if grey work remains, mark 2 (allocate black,
      no caching) and ``bgMark2.wait()``;
   5. mark termination, world stopped: ``endCycle`` (the trigger controller),
-     re-scan the stacks of goroutines that ran since their scan, drain to
+     re-scan every goroutine's stack (see roots.py: shared Python containers have no
+     write barrier), drain to
      completion, checkmark (GODEBUG=gccheckmark=1), heap statistics and the
      next trigger, sweep, world started, gctrace line.
 
@@ -159,9 +160,13 @@ class Collector:
                           for i in range(len(SIZE_CLASSES))]
         self.heap.shade = self._shade
         for p in self.sched.allp:
-            p.gcw = self.marker.new_gcw()
-            p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+            self.init_p(p)
         self.sched.gc = self
+
+    def init_p(self, p: P) -> None:
+        """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
+        p.gcw = self.marker.new_gcw()
+        p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -330,7 +335,6 @@ class Collector:
             q.gcw.bytes_marked = 0
             q.gcw.scan_work = 0
         for g in sched.allgs.values():  # gcResetGState
-            g.gcscanvalid = False
             g.gcalloc = 0
             g.gcscanwork = 0
         self.nactive = 0
@@ -502,7 +506,7 @@ class Collector:
         sched.gc_blacken_enabled = False
         self.blacken_promptly = False
         self._set_phase(GC_MARKTERM, p)
-        # gcMark: re-scan globals and the stacks that ran since their scan; drain everything.
+        # gcMark: re-scan the globals and every stack; drain everything.
         me = sched.cur_g()
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)

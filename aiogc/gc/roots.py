@@ -20,7 +20,7 @@ issue asks that scanning a stack cost scan work; Go 1.5 did not count roots in
 ``scanWork`` — a documented departure), charged to the scanning P's clock.
 
 Mark termination re-scans *every* goroutine's stack, not only those that ran since
-their scan (``g.gcscanvalid``, kept as Go keeps it): Go can skip the others because
+their scan (Go's ``gcscanvalid``, which aiogc therefore does not keep): Go can skip the others because
 every pointer store outside a frame's own locals has a write barrier, but the Python
 containers aiogc goroutines share (a list, a buffered ``Chan``, a dict...) are
 written without one, so a parked goroutine's list may have gained a white object
@@ -39,7 +39,6 @@ from types import FrameType
 from typing import Any
 
 from aiogc.gc.heap import Ref
-from aiogc.sched.g import RUNNING as _RUNNING
 from aiogc.sched.g import G as _G
 from aiogc.sched.sync import Chan as _CHAN
 
@@ -198,10 +197,6 @@ class RootScanner:
         self.scan_frames(frames)
         if g.wake_val is not None:
             self.scan_value(g.wake_val)
-        # A goroutine scanned while it is some P's curg keeps running without passing through
-        # execute(), so its scan cannot count as valid (Go: gcscanvalid is reset whenever the G
-        # next becomes running).
-        g.gcscanvalid = g.status != _RUNNING
 
     def scan_globals(self, globs: dict[str, Any]) -> None:
         for x in globs.values():

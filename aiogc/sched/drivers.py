@@ -12,8 +12,11 @@ VirtualDriver — discrete-event simulation in integer nanoseconds.
   100 µs steal back-off, 10 ms preemption — and it makes a busy 4-P run ~5x
   faster in wall time); ``lookahead_ns=0`` is the strict conservative order.
   Every operation charges the running P's clock a modelled cost (Config.cost_*).
-  Causality note: a P reads other Ps' queues as they stand; since Ps run ahead
-  only up to the next event, any skew is bounded by one step.
+  Causality note: a P reads other Ps' queues as they stand; since a P runs ahead
+  of the next event by at most ``lookahead_ns`` plus one step, that bounds the
+  skew.  A goroutine never starts before it became runnable (``execute`` moves
+  the P's clock up to the G's ``ready_ns``), and global GC state changes let the
+  other Ps catch up first.
 
 WallDriver — real time on a host asyncio loop (uvloop when importable).
   Ps are multiplexed on the host loop's thread: the driver steps every active P
@@ -72,9 +75,8 @@ class VirtualDriver:
         self.sched = sched
         sched.driver = self
         self.pheap: list[tuple[int, int, P]] = []
-        self.active: set[int] = set()  # ids of Ps in pheap or stepping
+        self.active: set[P] = set()  # Ps in pheap or stepping
         self.timers: list[tuple[int, int, asyncio.TimerHandle, P]] = []
-        self.ntimers_cancelled = 0
         self.seq = 0
         self.limit = INF
         self.lookahead = sched.config.lookahead_ns
@@ -100,9 +102,9 @@ class VirtualDriver:
 
     def activate(self, p: P) -> None:
         """Put P in the event heap at its clock (it has work, or was stopped and restarts)."""
-        if p.id in self.active:
+        if p in self.active:
             return
-        self.active.add(p.id)
+        self.active.add(p)
         self.seq += 1
         heapq.heappush(self.pheap, (p.clock, self.seq, p))
         s = self.stepping
@@ -116,7 +118,7 @@ class VirtualDriver:
             self.limit = when_ns
 
     def timer_cancelled(self, h: asyncio.TimerHandle) -> None:
-        self.ntimers_cancelled += 1
+        pass  # dropped lazily when it reaches the top of the timer heap
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
         return p.call_soon(cb, *args, context=ctx)
@@ -137,7 +139,7 @@ class VirtualDriver:
         sysmon = self.sysmon
         hooks = self.hooks_after_step
         for p in sched.allp:
-            if p.id not in self.active:
+            if p not in self.active:
                 sched.pidle.append(p)
         if sched.pidle:
             # Ps start idle; wakep (from newproc) picks them up.  Keep Go's order: P0 first.
@@ -173,7 +175,7 @@ class VirtualDriver:
             r = sched.run_slice(p)
             self.stepping = None
             self.event_time = p.clock
-            self.active.discard(p.id)
+            self.active.discard(p)
             if r == STEP_PANIC:
                 assert sched.panic is not None
                 raise sched.panic

@@ -71,13 +71,9 @@ class G:
         "_callbacks",
         "_loop",
         "traceback_text",
-        "gcscanvalid",
         "gcalloc",
         "gcscanwork",
-        "assist_bytes",
-        "park_ns",
         "ready_ns",
-        "sched_ns",
         "parkinfo",
         "_log_destroy_pending",
         "_asyncio_future_blocking",  # a slot on the class: asyncio.isfuture() sees a future
@@ -108,14 +104,10 @@ class G:
         self._callbacks: list[Callable[[Any], None]] | None = None
         self._loop: Any = None
         self.traceback_text = ""
-        # GC per-G state (Go 1.5: gcscanvalid, gcalloc, gcscanwork; Go 1.6: gcAssistBytes).
-        self.gcscanvalid = False
+        # GC per-G state (Go 1.5's gcalloc, gcscanwork: the assist's debt accounting).
         self.gcalloc = 0
         self.gcscanwork = 0
-        self.assist_bytes = 0
-        self.park_ns = 0  # when it last parked
         self.ready_ns = 0  # when it was last readied
-        self.sched_ns = 0  # when it last started running
         self.parkinfo: Any = None  # what it is parked on (a sudog, a select...)
         self._asyncio_future_blocking = False
         self._log_destroy_pending = True  # asyncio.gather sets this on its children

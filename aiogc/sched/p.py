@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 P_IDLE = 0
 P_RUNNING = 1
 P_GCSTOP = 3
+P_DEAD = 4
 
 
 class P(asyncio.AbstractEventLoop):
@@ -107,10 +108,12 @@ class P(asyncio.AbstractEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
-        self.ready_cbs.append(h)
-        if self.curg is None:
-            # Nobody on this P will look at ready_cbs unless it is running: tell the driver.
-            self.sched.wake_p(self)
+        # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
+        target = self if self.status != P_DEAD else self.sched.allp[0]
+        target.ready_cbs.append(h)
+        if target.curg is None:
+            # Nobody on that P will look at ready_cbs unless it is running: tell the driver.
+            self.sched.wake_p(target)
         return h
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]

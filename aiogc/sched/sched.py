@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.p import CUR, P_GCSTOP, P_IDLE, P_RUNNING, P
+from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, TICK
 from aiogc.trace.events import Ev
@@ -341,7 +341,6 @@ class Sched:
         g.status = RUNNING
         g.preempt = False
         g.p = p
-        g.gcscanvalid = False
         p.curg = g
         if not inherit:
             p.schedtick += 1
@@ -379,6 +378,8 @@ class Sched:
             while True:
                 g = p.curg
                 if g is None:
+                    if p.status == P_DEAD:
+                        return STEP_STOPPED  # removed by procresize: its last goroutine has left
                     if p.ready_cbs:
                         p.run_ready_callbacks()
                         if self.panic is not None:
@@ -423,7 +424,6 @@ class Sched:
                     g.status = RUNNING
                     g.preempt = False
                     g.p = p
-                    g.gcscanvalid = False
                     p.curg = g
                     if not inherit:
                         p.schedtick += 1
@@ -494,7 +494,6 @@ class Sched:
                     pass
                 elif trap is PARK:
                     g.status = WAITING
-                    g.park_ns = p.clock
                     p.curg = None
                     if bus.on:
                         bus.emit(self.now(p), Ev.GoPark, p.id, g.id, g.waitreason)
@@ -538,7 +537,6 @@ class Sched:
         g.status = WAITING
         g.waitreason = "future"
         g.fut_waiter = fut
-        g.park_ns = p.clock
         self._leave(p)
         fut.add_done_callback(_FutWake(self, g))
         if g.must_cancel and fut.cancel(msg=g.cancel_msg):

@@ -2,7 +2,7 @@
 
 A goroutine's coroutine talks to the scheduler by *yielding* one of the trap
 sentinels below (never by calling into the scheduler and switching stacks,
-which Python cannot do).  The P's trampoline (``P.run_slice``) receives the
+which Python cannot do).  The P's trampoline (``Sched.run_slice``) receives the
 trap and acts on it.  Besides these, the trampoline understands two yields it
 did not define: an asyncio future (park until it is done) and a bare ``yield``
 (``asyncio.sleep(0)``), which it treats as ``gosched``.

@@ -37,6 +37,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from aiogc.config import MAX_GOMAXPROCS
 from aiogc.trace.events import Ev, Event
 
 PID = 1
@@ -78,8 +79,9 @@ class PerfettoTrace:
         if gomaxprocs is None:
             gomaxprocs = getattr(config, "gomaxprocs", None) or (len(rt.sched.allp) if rt is not None else 1)
         self.nprocs = int(gomaxprocs)
-        self.gc_tid = self.nprocs  # the GC phase lane comes after P0..Pn-1
-        self.cycle_tid = self.nprocs + 1  # one slice per GC cycle
+        # The GC lanes come after every possible P lane (GOMAXPROCS may grow during the run).
+        self.gc_tid = MAX_GOMAXPROCS  # GC phase slices
+        self.cycle_tid = MAX_GOMAXPROCS + 1  # one slice per GC cycle
         self.meta: dict[str, Any] = {"tool": "aiogc", "config": config_metadata(config)}
         if metadata:
             self.meta.update(metadata)
@@ -113,6 +115,8 @@ class PerfettoTrace:
         ts, kind, p, g, arg = ev
         if ts > self.last_ns:
             self.last_ns = ts
+        if p >= self.nprocs:
+            self.nprocs = p + 1  # a P added by runtime.GOMAXPROCS: it gets a lane too
         if kind == Ev.GoStart:
             self._end_g(p, ts)
             if isinstance(arg, str) and arg:
