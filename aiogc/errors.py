@@ -17,6 +17,7 @@ __all__ = [
     "UseAfterFree",
     "Throw",
     "ChanClosed",
+    "RuntimeMisuse",
 ]
 
 
@@ -82,3 +83,8 @@ class Throw(AiogcError):
 
 class ChanClosed(AiogcError):
     """Send on a closed channel, or close of a closed/nil channel (a Go panic)."""
+
+
+class RuntimeMisuse(AiogcError, RuntimeError):
+    """A Runtime used the wrong way: run twice, ``run_async`` in virtual time, or a runtime
+    started from inside a goroutine of another (one runtime runs at a time per process)."""

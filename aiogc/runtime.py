@@ -20,7 +20,7 @@ from collections.abc import Coroutine, Generator
 from typing import Any
 
 from aiogc.config import MAX_GOMAXPROCS, Config
-from aiogc.errors import NotInGoroutine
+from aiogc.errors import NotInGoroutine, RuntimeMisuse
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
@@ -76,7 +76,10 @@ class Runtime:
 
     def _start(self, coro: Coroutine[Any, Any, Any]) -> G:
         if self._started:
-            raise RuntimeError("a Runtime runs one program; make a new Runtime")
+            raise RuntimeMisuse("a Runtime runs one program; make a new Runtime")
+        if CUR.p is not None:
+            raise RuntimeMisuse("aiogc.run() inside a goroutine: one runtime runs at a time per process "
+                                "(start the work with aiogc.go() instead)")
         if not asyncio.iscoroutine(coro):
             raise TypeError(f"run() needs a coroutine object, got {type(coro).__name__}")
         self._started = True
@@ -88,6 +91,11 @@ class Runtime:
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` as the main goroutine; return its result."""
+        if CUR.p is not None:
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            raise RuntimeMisuse("aiogc.run() inside a goroutine: one runtime runs at a time per process "
+                                "(start the work with aiogc.go() instead)")
         if self.config.clock == "wall":
             host: asyncio.AbstractEventLoop
             try:
@@ -112,7 +120,7 @@ class Runtime:
     async def run_async(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run inside an already running asyncio program (wall clock only)."""
         if not isinstance(self.driver, WallDriver):
-            raise RuntimeError("run_async needs clock='wall' (virtual time runs synchronously: use run())")
+            raise RuntimeMisuse("run_async needs clock='wall' (virtual time runs synchronously: use run())")
         main_g = self._start(coro)
         try:
             await self.driver.run(main_g)

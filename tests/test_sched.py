@@ -896,3 +896,17 @@ def test_run_unknown_field_is_config_error() -> None:
         aiogc.Runtime(bogus_field=1)
     with pytest.raises(ConfigError):
         aiogc.run(main(), config=Config(gomaxprocs=1), bogus_field=1)
+
+
+def test_nested_run_is_a_typed_error() -> None:
+    from aiogc.errors import RuntimeMisuse
+
+    async def inner() -> int:
+        return 1
+
+    async def main() -> str:
+        with pytest.raises(RuntimeMisuse) as e:
+            aiogc.run(inner())
+        return str(e.value)
+
+    assert "inside a goroutine" in aiogc.run(main(), gogc=None)

@@ -329,27 +329,6 @@ class Sched:
             if self.nmspinning == 0:
                 self.wakep()
 
-    def execute(self, p: P, g: G, inherit: bool) -> None:
-        """Models ``execute``: G becomes running on P; a new slice unless it inherits one."""
-        if g.status != RUNNABLE:
-            raise Throw(f"execute: bad g status {g.status} for G{g.id}")
-        if g.ready_ns > p.clock and self.virtual:
-            # Causality: a G cannot start before it became runnable (it may have been
-            # readied or yielded on a P whose clock is ahead of this one's).
-            p.t_idle += g.ready_ns - p.clock
-            p.clock = g.ready_ns
-        g.status = RUNNING
-        g.preempt = False
-        g.p = p
-        p.curg = g
-        if not inherit:
-            p.schedtick += 1
-            p.slice_start = p.clock
-        p.clock += self.c_switch
-        self.nsched += 1
-        _current_tasks[p] = g
-        if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
 
     def _leave(self, p: P) -> None:
         # asyncio's current task for this P is overwritten by the next execute (a stale entry
@@ -415,10 +394,14 @@ class Sched:
                             return STEP_RUNNING
                         self._go_idle(p)
                         return STEP_IDLE
-                    # execute(), inlined (see Sched.execute for the commented version).
+                    # execute(): the G becomes running on P; a new time slice (schedtick++)
+                    # unless it inherits the current one (taken from runnext).  Inlined: this
+                    # is the hot path of every goroutine switch.
                     if g.status != RUNNABLE:
                         raise Throw(f"execute: bad g status {g.status} for G{g.id}")
                     if virtual and g.ready_ns > p.clock:
+                        # Causality: a G cannot start before it became runnable (it may have been
+                        # readied or yielded on a P whose clock is ahead of this one's).
                         p.t_idle += g.ready_ns - p.clock
                         p.clock = g.ready_ns
                     g.status = RUNNING
