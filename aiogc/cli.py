@@ -299,15 +299,16 @@ def demo_scheduler(args: argparse.Namespace) -> int:
                        "preemptions": preempts[i], "schedtick": rt.sched.allp[i].schedtick} for i in range(n)],
             "virtual_ns": total_ns,
         }
-        _write_json(args.json, doc)
+        write_json(args.json, doc)
     return 0
 
 
-def _write_json(path: str, doc: Any) -> None:
+def write_json(path: str, doc: Any, indent: int = 2) -> None:
+    """Write ``doc`` as JSON to ``path``; a failure is a one-line CLIError."""
     _check_writable(path)
     try:
         with open(path, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
+            json.dump(doc, f, indent=indent)
             f.write("\n")
     except OSError as e:
         raise CLIError(f"cannot write {path}: {e.strerror or e}") from None

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc as pygc
-import json
 import os
 import platform
 import statistics
@@ -933,12 +932,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     render(rows, checks)
     if json_path:
         data = to_json(rows, checks, quick=quick or tiny, command=" ".join(["aiogc", *sys.argv[1:]]))
-        try:
-            with open(json_path, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.write("\n")
-        except OSError as e:
-            raise _cli_error(f"--json: cannot write {json_path}: {e.strerror or e}") from None
+        from aiogc.cli import write_json
+
+        write_json(json_path, data, indent=1)
     return 0
 
 

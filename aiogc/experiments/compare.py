@@ -102,7 +102,8 @@ def _summary(values: Iterable[float]) -> dict[str, float | None]:
     return {k: _clean(v) for k, v in summarize(values).items()}
 
 
-def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """``N`` means seeds 0..N-1; a list gives them explicitly (distinct integers).  Shared with sweep."""
     if isinstance(seeds, bool):
         raise ConfigError("seeds", seeds, "a positive integer or a list of integers")
     if isinstance(seeds, int):
@@ -110,8 +111,8 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
             raise ConfigError("seeds", seeds, "a positive integer")
         return list(range(seeds))
     out = list(seeds)
-    if not out or any(isinstance(s, bool) or not isinstance(s, int) for s in out):
-        raise ConfigError("seeds", seeds, "a non-empty list of integers")
+    if not out or any(isinstance(s, bool) or not isinstance(s, int) for s in out) or len(set(out)) != len(out):
+        raise ConfigError("seeds", seeds, "a non-empty list of distinct integers")
     return out
 
 
@@ -126,7 +127,7 @@ def compare(seeds: int | Sequence[int], gomaxprocs_list: Sequence[int], cycles: 
     dicts]}`` — and ``"timelines"`` — ``{yield: [(ns, live, goal)]}`` for the first seed at
     ``"timeline_gomaxprocs"`` (4 if compared, else the largest), plus ``"timeline_seed"``.
     """
-    seed_l = _seed_list(seeds)
+    seed_l = seed_list(seeds)
     gmps = list(gomaxprocs_list)
     if not gmps:
         raise ConfigError("gomaxprocs", gmps, "a non-empty list of integers between 1 and 256")

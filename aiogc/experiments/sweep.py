@@ -51,6 +51,7 @@ from aiogc.argtypes import positive_float as _pos_float
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.config import Config, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
+from aiogc.experiments.compare import seed_list
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.trace.metrics import FIELDS, CycleStats, summarize
 
@@ -216,17 +217,6 @@ def parse_grid(specs: Sequence[str]) -> Grid:
     return grid
 
 
-def seed_list(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, bool):
-        raise ConfigError("seeds", seeds, "a positive integer or a list of integers")
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise ConfigError("seeds", seeds, "a positive integer")
-        return list(range(seeds))
-    out = list(seeds)
-    if not out or any(isinstance(s, bool) or not isinstance(s, int) for s in out) or len(set(out)) != len(out):
-        raise ConfigError("seeds", seeds, "a non-empty list of distinct integers")
-    return out
 
 
 def job_key(point: Point, seed: int) -> JobKey:
