@@ -41,10 +41,14 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gomaxprocs", type=_pos_int, default=4, metavar="N", help="number of Ps (default 4)")
     parser.add_argument("--gogc", default="100", metavar="PCT", help="GOGC percentage (default 100)")
     parser.add_argument("--speed", type=_pos_float, default=None, metavar="X",
-                        help="pace the live view at X virtual seconds per wall second (default: as fast as "
-                             "the model runs)")
+                        help="pace the live view at X virtual seconds per wall second (default on a terminal: "
+                             "paced so that the run takes a few seconds to watch; otherwise unpaced)")
     parser.add_argument("--refresh-ms", type=_pos_float, default=0.05, metavar="MS",
                         help="refresh the live view every MS virtual milliseconds (default 0.05)")
+
+
+DEFAULT_SPEED_FIX_ON = 0.0005  # virtual seconds per wall second on a terminal, fix on
+DEFAULT_SPEED_FIX_OFF = 0.008  # ... fix off (its cycles last ~20x longer: the coordinator waits)
 
 
 def _config(args: argparse.Namespace, yield_after_assist: bool) -> Any:
@@ -86,6 +90,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     speed = getattr(args, "speed", None)
     console = Console()
     plain = bool(getattr(args, "no_live", False)) or not console.is_terminal
+    if speed is None and not plain:
+        # Watchable by default: the fix-on run's ~0.4 ms of virtual time per cycle, or the fix-off
+        # run's ~8 ms, each shown over about a second per cycle.
+        speed = DEFAULT_SPEED_FIX_ON if y else DEFAULT_SPEED_FIX_OFF
     if not console.is_terminal:
         console = Console(width=150)  # plain text: room for the summary table
     workload = SeedWorkload()
@@ -136,6 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ordered: dict[str, list[dict[str, Any]]] = {k: results[k] for k in ("fix on", "fix off") if k in results}
     console.print(summary_table(ordered, title=f"fix on vs fix off (seed {cfg.seed}, GOMAXPROCS={cfg.gomaxprocs}, "
                                                f"all cycles incl. the first)"))
+    if y and not interrupted:
+        say("To watch the bug live: python -m aiogc demo --no-yield")
     if getattr(args, "json", None):
         doc = {
             "config": {"gomaxprocs": cfg.gomaxprocs, "gogc": cfg.gogc, "seed": cfg.seed, "cycles": cycles,
