@@ -281,7 +281,9 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     """
     if type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size:
         _check_alloc_args(size, nptrs)
-    p = _p()
+    p = CUR.p
+    if p is None or p.curg is None:
+        raise NotInGoroutine("aiogc.alloc must be awaited inside a goroutine (aiogc.run(main()))")
     return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
 
 

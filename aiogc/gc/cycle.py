@@ -212,7 +212,8 @@ class Collector:
         # The Ref must exist before any yield below: this frame's locals are a root while
         # the goroutine is suspended in an assist (a bare id would let the object be swept).
         ref = Ref(heap, obj, heap._gen_v[obj])
-        self.pacer.heap_scan += nptrs << 3
+        if nptrs:
+            self.pacer.heap_scan += nptrs << 3  # scannable bytes allocated since the last GC
         mc = p.mcache  # type: ignore[attr-defined]
         if cls and mc[cls] > 0:
             mc[cls] -= 1
