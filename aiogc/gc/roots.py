@@ -45,7 +45,8 @@ from aiogc.sched.sync import Chan as _CHAN
 _SCALARS = frozenset({int, float, str, bytes, bool, type(None), complex, range, type})
 # The runtime's own machinery: scanned through the specific cases above, never generically.
 _OPAQUE_MODULES = ("aiogc.sched", "aiogc.gc", "aiogc.trace", "aiogc.runtime", "aiogc.config", "aiogc.view",
-                   "aiogc.bench", "asyncio", "_asyncio", "numpy", "rich", "concurrent", "threading")
+                   "aiogc.bench", "asyncio", "_asyncio", "uvloop", "socket", "ssl", "selectors", "numpy", "rich",
+                   "concurrent", "threading")
 
 
 def _expand(v: Any, t: type, todo: list[Any]) -> None:
