@@ -330,3 +330,33 @@ def test_echo_demo_main_is_a_coroutine_function() -> None:
     out = aiogc.run(mod.main(clients=2, messages=1), clock="wall", gomaxprocs=2, gogc=None)
     assert [i for i, _ in out] == [0, 1]
     assert all(sent == got for _, pairs in out for sent, got in pairs)
+
+
+def test_gc_with_streams_in_wall_time_keeps_live_objects() -> None:
+    """Forced cycles (with checkmark) while goroutines are inside asyncio stream I/O on the host loop."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read(100)
+        keep = await aiogc.alloc(64, 1)
+        await aiogc.gc()
+        writer.write(data + b" " + str(keep.size).encode())
+        await writer.drain()
+        writer.close()
+
+    async def main() -> tuple[bytes, int]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"hello")
+        await w.drain()
+        junk = [await aiogc.alloc(128, 2) for _ in range(500)]
+        await aiogc.gc()
+        out = await r.read(100)
+        w.close()
+        server.close()
+        del junk
+        return out, aiogc.read_mem_stats().num_gc
+
+    out, ngc = aiogc.run(main(), clock="wall", gomaxprocs=2, godebug="gccheckmark=1")
+    assert out == b"hello 64"
+    assert ngc >= 2
