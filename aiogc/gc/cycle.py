@@ -648,7 +648,10 @@ class Collector:
         r = pacer.heap_reachable
         if pacer.gogc is not None and pacer.next_gc <= pacer.heap_minimum:
             r = fake_first_cycle_marked(pacer.next_gc, pacer.trigger_ratio)
-        return heap_goal(r, pacer.gogc)
+        goal = heap_goal(r, pacer.gogc)
+        if pacer.gogc is not None and goal < pacer.heap_minimum:
+            goal = pacer.heap_minimum  # the floor start_cycle applies (see PacerState.start_cycle)
+        return goal
 
     # ---- read-outs ------------------------------------------------------------------------------------
     def read_mem_stats(self) -> MemStats:

@@ -148,7 +148,9 @@ def snapshot_gc(rt: Any) -> GCSnap | None:
     pending = sum(getattr(p.gcw, "scan_work", 0) or 0 for p in rt.sched.allp if p.gcw is not None)
     return GCSnap(
         phase=str(gc.phase), heap_live=int(gc.heap.heap_live), trigger=int(pacer.next_gc),
-        goal=int(pacer.heap_goal), scan_work=int(gc.marker.scan_work) + int(pending),
+        # between cycles, the goal the next cycle will aim at (as read_mem_stats reports it)
+        goal=int(pacer.heap_goal if gc.phase != "off" else gc.next_heap_goal()),
+        scan_work=int(gc.marker.scan_work) + int(pending),
         expected_scan=int(pacer.heap_scan), assist_ratio=float(pacer.assist_ratio), numgc=int(gc.numgc),
     )
 
