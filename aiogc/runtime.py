@@ -25,8 +25,8 @@ from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
 from aiogc.sched.procresize import procresize
-from aiogc.sched.sched import STW, Sched
-from aiogc.sched.traps import GOSCHED, SAFEPOINT
+from aiogc.sched.sched import Sched
+from aiogc.sched.traps import SAFEPOINT, gosched_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import EventBus
 
 
@@ -168,16 +168,11 @@ def go(coro: Coroutine[Any, Any, Any], *, name: str = "") -> G:
     return p.sched.newproc(coro, p, label=name)
 
 
-@types.coroutine
-def _gosched() -> Generator[Any, Any, None]:
-    yield GOSCHED
-
-
 def gosched() -> Any:
     """``runtime.Gosched()``: yield the P; this G goes to the global queue tail."""
     if CUR.p is None:
         raise NotInGoroutine("gosched() must be awaited inside an aiogc goroutine")
-    return _gosched()
+    return gosched_trap()
 
 
 @types.coroutine
@@ -229,7 +224,7 @@ def gomaxprocs(n: int | None = None) -> Any:
 async def _set_gomaxprocs(sched: Sched, n: int) -> int:
     old = sched.gomaxprocs
     if n < 1 or n == old:
-        await _safepoint()
+        await safepoint_trap()
         return old
     g = sched.cur_g()
     col = sched.gc
@@ -237,28 +232,18 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
         await col._acquire_cycle()  # worldsema: never resize during a GC cycle
     g.locks += 1
     try:
-        await _stw()
+        await stw_trap()
         p = g.p
         assert p is not None
         procresize(sched, p, n)
         sched.start_the_world()
         if p.status == P_DEAD:
-            await _gosched()  # this goroutine's P is gone: it goes to the global queue
+            await gosched_trap()  # this goroutine's P is gone: it goes to the global queue
     finally:
         g.locks -= 1
         if col is not None:
             col._release_cycle()
     return old
-
-
-@types.coroutine
-def _stw() -> Generator[Any, Any, None]:
-    yield STW
-
-
-@types.coroutine
-def _safepoint() -> Generator[Any, Any, None]:
-    yield SAFEPOINT
 
 
 def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **fields: Any) -> Any:

@@ -66,8 +66,8 @@ from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSE
 from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import P, current_p
-from aiogc.sched.sched import STW, Sched
-from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap
+from aiogc.sched.sched import Sched
+from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import Ev
 from aiogc.trace.gctrace import GCTraceRecord, format_gctrace_line
 from aiogc.trace.metrics import CycleStats, GCStats, MemStats
@@ -83,16 +83,6 @@ GC_MARKTERM = "marktermination"
 GC_SWEEPTERM = "sweepterm"
 
 STACKS_PER_SAFEPOINT = 64  # root scan yields to the other Ps every this many stacks
-
-
-@types.coroutine
-def _stw() -> Generator[Any, Any, None]:
-    yield STW
-
-
-@types.coroutine
-def _safepoint() -> Generator[Any, Any, None]:
-    yield SAFEPOINT
 
 
 class MarkSignal:
@@ -277,7 +267,7 @@ class Collector:
         finally:
             g.locks -= 1
         if g.must_cancel:
-            await _safepoint()  # deliver the deferred cancellation now
+            await safepoint_trap()  # deliver the deferred cancellation now
 
     # ---- worldsema ---------------------------------------------------------------------------------
     async def _acquire_cycle(self) -> None:
@@ -327,7 +317,7 @@ class Collector:
                       "forced": forced})
             bus.emit(self.now(p), Ev.GCPhase, p.id, -1, GC_SWEEPTERM)
         # 5. Stop the world for sweep termination.
-        await _stw()
+        await stw_trap()
         p = current_p()
         # Sweeping finished at the previous mark termination (see departures).
         marker.reset()
@@ -477,7 +467,7 @@ class Collector:
                 marker.scan_work += scanner.words * 8
                 scanner.out.clear()
                 scanner.words = 0
-                await _safepoint()
+                await safepoint_trap()
                 p = current_p()
         marker.mark_roots(scanner.out, p.gcw)
         p.clock += scanner.words * self.c_word
@@ -485,7 +475,7 @@ class Collector:
         p.gcw.dispose()
         # Let the other Ps catch up to the end of the scan before the coordinator enables
         # blackening: a global state change must not become visible "before" it happens.
-        await _safepoint()
+        await safepoint_trap()
 
     async def _mark_termination(self, p: P, cur: dict[str, Any], forced: bool) -> None:
         sched = self.sched
@@ -494,7 +484,7 @@ class Collector:
         marker = self.marker
         cur["t_markterm"] = t_markterm = self._t(p)
         if not forced:
-            await _stw()
+            await stw_trap()
             p = current_p()
         for q in sched.allp:
             q.gcw.dispose()

@@ -26,14 +26,12 @@ workers never needed the seed's yield.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogc.gc.pacer import GC_BG_CREDIT_SLACK
 from aiogc.sched.g import RUNNABLE, WAITING, G
 from aiogc.sched.p import P, current_p
-from aiogc.sched.traps import SAFEPOINT, park_trap
+from aiogc.sched.traps import park_trap, safepoint_trap
 from aiogc.trace.events import Ev
 
 if TYPE_CHECKING:
@@ -45,11 +43,6 @@ IDLE = "idle"
 
 CHUNK = 16 * 1024  # scan work per step between safe points (~4 µs of virtual time at 2 ns/word)
 GETFULL_SLEEP_NS = 10_000  # getfull: procyield/osyield spins before its usleep(100)
-
-
-@types.coroutine
-def _safepoint() -> Generator[Any, Any, None]:
-    yield SAFEPOINT
 
 
 def ensure_workers(col: Collector) -> None:
@@ -142,7 +135,7 @@ async def _worker(col: Collector, p0: P) -> None:
                 if credit >= GC_BG_CREDIT_SLACK:
                     col.flush_bg_credit(credit)
                     credit = 0
-                await _safepoint()
+                await safepoint_trap()
                 p = current_p()
                 if mode != DEDICATED and g.preempt:
                     break
@@ -156,7 +149,7 @@ async def _worker(col: Collector, p0: P) -> None:
             col.nactive -= 1
             p.clock += GETFULL_SLEEP_NS if col.virtual else 0
             p.t_bgmark += GETFULL_SLEEP_NS if col.virtual else 0
-            await _safepoint()
+            await safepoint_trap()
             p = current_p()
             col.nactive += 1
             if col.bg_mark2.done or (col.bg_mark1.done and not col.blacken_promptly):

@@ -37,7 +37,7 @@ from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
 from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
-from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, TICK
+from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
 from aiogc.trace.events import Ev
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ STEP_STOPPED = 2  # stopped for a stop-the-world
 STEP_STW_WAIT = 3  # its G requested stop-the-world; waiting for the others
 STEP_PANIC = 4  # a goroutine panicked: the run is over
 
-STW = object()  # trap: the current G asks to stop the world (see Sched.stop_the_world)
 
 
 class Sched:

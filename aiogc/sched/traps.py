@@ -15,6 +15,8 @@ Trap protocol (invariant: a trap is yielded only by the goroutine that is the
              given to ``ready`` is what the ``park`` awaitable returns or raises.
   SAFEPOINT  nothing changes state; the scheduler may preempt the G here (a
              pending sysmon request) or let other Ps catch up in virtual time.
+  STW        the G asks to stop the world; it resumes once every other P has
+             stopped at a safe point (``Sched._stw_begin``).
   TICK       like SAFEPOINT but never preempts: runtime code that must not be
              preempted (an assist holding the mark barrier) lets the other Ps
              catch up to its clock.
@@ -44,6 +46,7 @@ GOSCHED = _Trap("gosched")
 PARK = _Trap("park")
 SAFEPOINT = _Trap("safepoint")
 TICK = _Trap("tick")
+STW = _Trap("stop the world")
 
 
 @types.coroutine
@@ -60,3 +63,8 @@ def park_trap() -> Generator[Any, Any, Any]:
 @types.coroutine
 def safepoint_trap() -> Generator[Any, Any, None]:
     yield SAFEPOINT
+
+
+@types.coroutine
+def stw_trap() -> Generator[Any, Any, None]:
+    yield STW
