@@ -103,3 +103,15 @@ def test_scale_point_reports_a_failed_child() -> None:
     assert checks and not any(c.passed for c in checks)
     assert rows[0].to_json()["ns_per_op"] is None
     assert all(c.to_json()["value"] is None or c.to_json()["value"] == 0 for c in checks)
+
+
+def test_scale_point_rss_is_the_childs_own() -> None:
+    # ru_maxrss survives exec on Linux, so a child forked from a big bench process would report the
+    # parent's footprint; the point must report its own.
+    import numpy as np
+
+    ballast = np.ones(200 << 20, np.uint8)  # 200 MiB resident here
+    r = suite.scale_point(1, 1)
+    assert r["error"] is None
+    assert r["peak_rss_bytes"] < ballast.nbytes
+    del ballast

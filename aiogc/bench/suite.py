@@ -23,7 +23,7 @@ Benchmarks (``--only`` takes a comma list of these names):
               virtual time): allocations and goroutine steps (``rt.sched.nsched``) per wall second,
               and virtual ns simulated per wall ns.  ns_per_op is wall ns per allocation.
   scale       the seed workload at GOMAXPROCS 1, 2, 4, ... 256, each run in a fresh subprocess
-              (so its peak RSS, ``ru_maxrss``, is its own; interpreter start and imports are not
+              (so its peak RSS, ``VmHWM``, is its own; interpreter start and imports are not
               timed but are in the RSS): wall ns per allocation and peak RSS per point.  Targets:
               every point finishes its cycles (at least 4) under 2 GiB of peak RSS, and ns per
               allocation at the largest GOMAXPROCS is at most 2x that at GOMAXPROCS=4.  A point
@@ -506,7 +506,13 @@ g, cycles = int(sys.argv[1]), int(sys.argv[2])
 t0 = time.perf_counter()
 rt = run_seed(gomaxprocs=g, seed=0, gogc=100, godebug="", clock="virtual", cycles=cycles)
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+# VmHWM: this process image's own peak (ru_maxrss would also keep the forking parent's, as exec
+# carries the pre-exec high-water mark over on Linux); ru_maxrss where there is no /proc.
+try:
+    with open("/proc/self/status") as f:
+        rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 print(json.dumps({"wall_s": wall, "allocations": rt.gc.heap.nmalloc, "cycles": len(rt.stats.cycles),
                   "peak_rss_bytes": rss, "virtual_ns": rt.now_ns()}))
 """
