@@ -233,6 +233,7 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
         await col._acquire_cycle()  # worldsema: never resize during a GC cycle
     g.locks += 1
     try:
+        await safepoint_trap()  # let Ps woken meanwhile catch up before the stop (as in gc_cycle)
         await stw_trap()
         p = g.p
         assert p is not None
@@ -244,6 +245,8 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
         g.locks -= 1
         if col is not None:
             col._release_cycle()
+    if not g.locks and (g.preempt or g.must_cancel):
+        await safepoint_trap()  # releasem: take a preemption requested while the world was stopped
     return old
 
 
