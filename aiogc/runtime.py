@@ -58,7 +58,16 @@ class Runtime:
         self.gc = attach_gc(self)
 
     def _attach_observers(self) -> None:
+        """GODEBUG's tracers, each a subscriber to the event bus (the model never prints)."""
         dbg = self.config.debug
+        if dbg.get("gcpacertrace"):
+            from aiogc.trace.pacertrace import PacerTrace
+
+            self.bus.subscribe(PacerTrace())
+        if dbg.get("gctrace"):
+            from aiogc.trace.gctrace import GCTrace
+
+            self.bus.subscribe(GCTrace())
         if dbg.get("schedtrace"):
             from aiogc.trace.schedtrace import SchedTrace
 

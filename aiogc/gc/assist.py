@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from aiogc.sched.g import G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.traps import GOSCHED, PARK, TICK
-from aiogc.trace.events import Ev
+from aiogc.trace.events import AssistEnd, AssistStart
 
 if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
@@ -77,7 +77,7 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
             return
         start = p.clock if col.virtual else col.now(p)
         if bus.on:
-            bus.emit(col.now(p), Ev.AssistStart, p.id, g.id, debt)
+            bus.emit(AssistStart(col.now(p), p.id, g.id, debt))
         # Marking: this assist counts as an active marker (Go: nwait -= 1) for the whole
         # virtual interval its work takes, and cannot be preempted (Go runs it on the
         # system stack), so other Ps that catch up meanwhile see it marking.
@@ -112,7 +112,7 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
         dur = (p.clock if col.virtual else col.now(p)) - start
         pacer.assist_time_ns += dur
         if bus.on:
-            bus.emit(col.now(p), Ev.AssistEnd, p.id, g.id, (work, stolen, completed))
+            bus.emit(AssistEnd(col.now(p), p.id, g.id, work, stolen, completed))
         if completed and cfg.yield_after_assist:
             yield GOSCHED  # the seed: let the coordinator (now in runnext) run at once
             p = current_p()

@@ -32,7 +32,7 @@ from aiogc.gc.pacer import GC_BG_CREDIT_SLACK
 from aiogc.sched.g import RUNNABLE, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.traps import park_trap, safepoint_trap
-from aiogc.trace.events import Ev
+from aiogc.trace.events import WorkerEnd, WorkerStart
 
 if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
@@ -120,7 +120,7 @@ async def _worker(col: Collector, p0: P) -> None:
         start = p.clock if col.virtual else col.now(p)
         col.nactive += 1
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerStart, p.id, g.id, mode)
+            bus.emit(WorkerStart(col.now(p), p.id, g.id, mode))
         total = 0
         credit = 0
         done = False
@@ -172,6 +172,6 @@ async def _worker(col: Collector, p0: P) -> None:
         else:
             pacer.idle_mark_time_ns += dur
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerEnd, p.id, g.id, (mode, total))
+            bus.emit(WorkerEnd(col.now(p), p.id, g.id, mode, total))
         g.waitreason = "mark worker (idle)"
         await park_trap()
