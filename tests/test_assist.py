@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 from collections import Counter
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -291,11 +289,6 @@ def test_forced_cycles_are_completed_by_forced() -> None:
 # ----------------------------------------------------------------------------- accounting, directly
 
 
-@types.coroutine
-def _drive(gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
-    return (yield from gen)
-
-
 def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
     """Drive ``gc_assist_alloc`` from a goroutine with a hand-set mark-phase state."""
     rec = Recorder()
@@ -315,20 +308,20 @@ def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
             g.gcalloc = g.gcscanwork = 0
             sw0 = col.marker.scan_work
             # a fast-path allocation only counts bytes
-            await _drive(gc_assist_alloc(col, p, g, 1000, False))
+            await gc_assist_alloc(col, p, g, 1000, False)
             res["fast"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit)
             # debt = floor(0.5 * 5096) - 0 = 2548: covered by credit, no mark work
-            await _drive(gc_assist_alloc(col, p, g, 4096, True))
+            await gc_assist_alloc(col, p, g, 4096, True)
             res["covered"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit, col.marker.scan_work - sw0)
             res["events_after_covered"] = [e.kind for e in rec.of(AssistStart, AssistEnd)]
             # debt = floor(0.5 * 8096) - 2548 = 1500; only 100 credit: steal it, then assist
             pacer.bg_scan_credit = 100
-            await _drive(gc_assist_alloc(col, p, g, 3000, True))
+            await gc_assist_alloc(col, p, g, 3000, True)
             res["partial"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit)
             # nothing owed: returns at once
             pacer.bg_scan_credit = 7
             g.gcscanwork += 10_000
-            await _drive(gc_assist_alloc(col, p, g, 8, True))
+            await gc_assist_alloc(col, p, g, 8, True)
             res["nothing_owed"] = pacer.bg_scan_credit
         finally:
             sched.gc_blacken_enabled = False

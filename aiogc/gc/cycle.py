@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from aiogc.errors import NotInGoroutine, Throw
+from aiogc.errors import Throw
 from aiogc.gc.assist import gc_assist_alloc
 from aiogc.gc.heap import Heap, Ref
 from aiogc.gc.mark import Marker
@@ -58,7 +58,7 @@ from aiogc.gc.roots import RootScanner
 from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
 from aiogc.gc.work import CycleWork
 from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
-from aiogc.sched.g import WAITING, G
+from aiogc.sched.g import DEAD, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
@@ -226,15 +226,12 @@ class Collector:
                 yield GOSCHED  # startGC: let the coordinator run at once
             elif sched.gc_blacken_enabled:
                 self.pacer.revise(heap.heap_live)
-                yield from gc_assist_alloc(self, p, g, rsize, True)
+                yield from gc_assist_alloc(self, p, g, rsize, True)  # an async def: CO_ITERABLE_COROUTINE
         elif sched.gc_blacken_enabled:
             g.gcalloc += rsize
         if p.clock >= sched.driver.limit or g.preempt:
             yield SAFEPOINT
         return ref
-
-    def gc_assist_alloc(self, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
-        return gc_assist_alloc(self, p, g, size, allow)
 
     # ---- starting a cycle ----------------------------------------------------------------------
     def start_gc(self, p: P) -> None:
@@ -272,7 +269,8 @@ class Collector:
             await safepoint_trap()  # deliver the deferred cancellation now
 
     # ---- worldsema ---------------------------------------------------------------------------------
-    async def _acquire_cycle(self) -> None:
+    async def acquire_worldsema(self) -> None:
+        """``semacquire(&worldsema)``: wait until no GC cycle (nor GOMAXPROCS change) is running."""
         sched = self.sched
         while self.cycle_busy:
             g = sched.cur_g()
@@ -281,7 +279,8 @@ class Collector:
             await park_trap()
         self.cycle_busy = True
 
-    def _release_cycle(self) -> None:
+    def release_worldsema(self) -> None:
+        """``semrelease(&worldsema)``: wake every waiter (each re-checks; one wins)."""
         self.cycle_busy = False
         ws, self.cycle_waiters = self.cycle_waiters, []
         for g in ws:
@@ -291,11 +290,11 @@ class Collector:
     # ---- the cycle ------------------------------------------------------------------------------------
     async def gc_cycle(self, forced: bool) -> None:
         """Models ``gc(mode)`` at the seed (see the module docstring for the steps)."""
-        await self._acquire_cycle()
+        await self.acquire_worldsema()
         try:
             await self._gc(forced)
         finally:
-            self._release_cycle()
+            self.release_worldsema()
 
     async def _gc(self, forced: bool) -> None:
         sched = self.sched
@@ -430,6 +429,19 @@ class Collector:
             return self.bg_mark2
         return self.bg_mark1
 
+    def gc_mark_done(self, p: P, who: str) -> bool:
+        """A marker stopped marking: if the phase's work is done, complete it; True if it was done.
+
+        Models the completion check every marker makes when it stops (``gcMarkDone``'s entry in
+        go1.5; at the seed, the ``work.nwait == work.nproc && !gcMarkWorkAvailable`` test before
+        ``bgMark1.complete()``/``bgMark2.complete()``).  Only the first caller's ``complete``
+        takes effect (``MarkSignal``); ``who`` is "assist" or "worker".
+        """
+        if not self.mark_done_now():
+            return False
+        self.complete(self.phase_signal(), p, who)
+        return True
+
     def mark_done_now(self) -> bool:
         """The completion condition of Go 1.5: nobody marking (``nwait == nproc``) and the
         global work lists empty.
@@ -452,7 +464,7 @@ class Collector:
         me = self.sched.cur_g()
         gs = list(self.sched.allgs.values())
         for i, g in enumerate(gs):
-            if g.status == 6:  # died meanwhile
+            if g.status == DEAD:  # died meanwhile
                 continue
             scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
             if (i + 1) % STACKS_PER_SAFEPOINT == 0:
@@ -636,15 +648,3 @@ class Collector:
             frees=heap.nfree, last_gc_ns=self.last_gc_ns,
         )
 
-
-def attach_gc(rt: Runtime) -> Collector:
-    return Collector(rt)
-
-
-def collector() -> Collector:
-    """The collector of the runtime running the calling goroutine."""
-    loop = current_p()
-    gc = loop.sched.gc
-    if gc is None:
-        raise NotInGoroutine("no collector attached")
-    return gc  # type: ignore[no-any-return]

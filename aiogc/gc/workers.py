@@ -82,9 +82,8 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
         pacer.dedicated_needed -= 1
         return _take(col, p, DEDICATED)
     if not col.marker.work_available(p.gcw):
-        if col.mark_done_now():
-            # go1.5: no work and no markers — nobody else may be left to notice completion.
-            col.complete(col.phase_signal(), p, "worker")
+        # go1.5: no work and no markers — nobody else may be left to notice completion.
+        col.gc_mark_done(p, "worker")
         return None
     if pacer.fractional_needed <= 0:
         return None
@@ -123,7 +122,6 @@ async def _worker(col: Collector, p0: P) -> None:
             bus.emit(WorkerStart(col.now(p), p.id, g.id, mode))
         total = 0
         credit = 0
-        done = False
         while sched.gc_blacken_enabled:
             work = marker.drain(p.gcw, CHUNK)
             if work:
@@ -160,8 +158,8 @@ async def _worker(col: Collector, p0: P) -> None:
             p.gcw.dispose()
         col.nactive -= 1
         g.preempt = False
-        if sched.gc_blacken_enabled and col.mark_done_now():
-            done = col.complete(col.phase_signal(), p, "worker") or done
+        if sched.gc_blacken_enabled:
+            col.gc_mark_done(p, "worker")
         dur = (p.clock if col.virtual else col.now(p)) - start
         if mode == DEDICATED:
             pacer.dedicated_mark_time_ns += dur

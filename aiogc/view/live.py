@@ -38,6 +38,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from aiogc.sched.p import P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING
 from aiogc.trace.events import (
     AssistEnd,
     Event,
@@ -53,7 +54,7 @@ from aiogc.trace.metrics import summarize
 
 MB = 1 << 20
 SPARK = " ▁▂▃▄▅▆▇█"
-_P_STATUS = {0: "idle", 1: "running", 3: "gcstop"}
+_P_STATUS = {P_IDLE: "idle", P_RUNNING: "running", P_GCSTOP: "gcstop", P_DEAD: "dead"}
 
 
 # ---- formatting ------------------------------------------------------------------------------------
@@ -138,12 +139,12 @@ def snapshot_sched(rt: Any) -> SchedSnap:
     ps = []
     for p in sched.allp:
         idle = p.t_idle
-        if p.status == 0 and p.idle_since:
+        if p.status == P_IDLE and p.idle_since:
             idle += max(0, now - p.idle_since)
         ps.append(PSnap(
             id=p.id, status=_P_STATUS.get(p.status, str(p.status)), curg=_gname(p.curg),
             runnext=_gname(p.runnext), runq=len(p.runq), spinning=bool(p.spinning),
-            clock=max(p.clock, now) if p.status == 0 else p.clock,
+            clock=max(p.clock, now) if p.status == P_IDLE else p.clock,
             t_mutator=p.t_mutator, t_assist=p.t_assist, t_bgmark=p.t_bgmark, t_idle=idle,
         ))
     return SchedSnap(now_ns=now, ps=tuple(ps), global_runq=len(sched.gq), ngoroutines=len(sched.allgs))
