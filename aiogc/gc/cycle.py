@@ -136,11 +136,14 @@ class Collector:
         self.bg_mark2 = MarkSignal(2)
         self.assist_queue: deque[list[Any]] = deque()  # [g, debt] (Go 1.6's work.assistQueue)
         self.worker_mode: dict[int, str] = {}
-        self.virtual = self.sched.virtual
-        self.c_alloc = cfg.cost_alloc_ns if self.virtual else 0
-        self.c_alloc_slow = cfg.cost_alloc_slow_ns if self.virtual else 0
-        self.c_wb = cfg.cost_wb_ns if self.virtual else 0
-        self.c_word = cfg.cost_scan_word_ns if self.virtual else 0
+        # The clock service (see aiogc.sched.drivers): the collector never asks which clock runs.
+        # Per-allocation and per-pointer-write hot paths add these costs to p.clock inline.
+        clock = rt.driver
+        self.clock = clock
+        self.c_alloc = clock.cost(cfg.cost_alloc_ns)
+        self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
+        self.c_wb = clock.cost(cfg.cost_wb_ns)
+        self.c_word = clock.cost(cfg.cost_scan_word_ns)
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
@@ -168,7 +171,8 @@ class Collector:
         self.sched.gc_blacken_enabled = False
 
     def now(self, p: P | None = None) -> int:
-        return self.sched.now(p)
+        """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
+        return int(self.clock.now(p))
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:
@@ -304,7 +308,7 @@ class Collector:
         bus = self.bus
         p = current_p()
         self._ensure_workers()
-        t_sweepterm = p.clock if self.virtual else self.now(p)
+        t_sweepterm = self.now(p)
         work = CycleWork(forced=forced, t_sweepterm=t_sweepterm, heap0=heap.heap_live, trigger=pacer.next_gc)
         self.work = work
         self.phase = GC_SWEEPTERM
@@ -326,7 +330,7 @@ class Collector:
         self.nactive = 0
         self.bg_mark1.clear()
         self.bg_mark2.clear()
-        start_line = pacer.start_cycle(heap.heap_live, self._t(p))
+        start_line = pacer.start_cycle(heap.heap_live, self.now(p))
         work.goal = pacer.heap_goal if not forced else heap.heap_live
         work.trigger_ratio = pacer.trigger_ratio
         if bus.on:
@@ -334,23 +338,23 @@ class Collector:
         # 7. Write barrier on.
         self._set_phase(GC_SCAN, p)
         if forced:
-            work.t_scan = work.t_installwb = work.t_mark = self._t(p)
+            work.t_scan = work.t_installwb = work.t_mark = self.now(p)
             await self._mark_termination(p, work, forced=True)
             return
         sched.start_the_world()
         p = current_p()
-        work.t_scan = t_scan = self._t(p)
+        work.t_scan = t_scan = self.now(p)
         work.stw_ns += t_scan - t_sweepterm
         # 8. Concurrent root scan by the coordinator.
         await self._scan_roots(p)
         p = current_p()
-        work.t_installwb = self._t(p)
+        work.t_installwb = self.now(p)
         # 9-11. Mark phase: blackening on.
         self._set_phase(GC_MARK, p)
-        pacer.bg_mark_prepare(self._t(p))
+        pacer.bg_mark_prepare(self.now(p))
         self.worker_mode.clear()
         sched.gc_blacken_enabled = True
-        work.t_mark = self._t(p)
+        work.t_mark = self.now(p)
         for _ in range(len(sched.pidle)):
             sched.wakep()  # idle Ps may run idle-priority mark workers
         # 12. Wait for mark 1.
@@ -360,7 +364,7 @@ class Collector:
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         for q in sched.allp:
             q.gcw.dispose()
         # 14. Mark 2 if work remains.
@@ -375,9 +379,6 @@ class Collector:
         else:
             self.bg_mark2.done = True
         await self._mark_termination(p, work, forced=False)
-
-    def _t(self, p: P) -> int:
-        return p.clock if self.virtual else self.now(p)
 
     def _set_phase(self, phase: str, p: P) -> None:
         self.phase = phase
@@ -394,7 +395,7 @@ class Collector:
             g.waitreason = "mark wait (idle)"
             await park_trap()
         p = current_p()
-        now = self._t(p)
+        now = self.now(p)
         if sig.complete_ns >= 0:
             sig.latency_ns = max(0, now - sig.complete_ns)
         else:
@@ -410,7 +411,7 @@ class Collector:
         if sig.done:
             return False
         sig.done = True
-        sig.complete_ns = self._t(p)
+        sig.complete_ns = self.now(p)
         sig.complete_p = p.id
         sig.who = who
         sig.alloc_at = self.heap.total_alloc
@@ -469,14 +470,14 @@ class Collector:
             scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
             if (i + 1) % STACKS_PER_SAFEPOINT == 0:
                 marker.mark_roots(scanner.out, p.gcw)
-                p.clock += scanner.words * self.c_word
+                self.clock.charge(p, scanner.words * self.c_word)
                 marker.scan_work += scanner.words * 8
                 scanner.out.clear()
                 scanner.words = 0
                 await safepoint_trap()
                 p = current_p()
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         marker.scan_work += scanner.words * 8  # the issue: stack scanning costs scan work
         p.gcw.dispose()
         # Let the other Ps catch up to the end of the scan before the coordinator enables
@@ -488,7 +489,7 @@ class Collector:
         heap = self.heap
         pacer = self.pacer
         marker = self.marker
-        work.t_markterm = t_markterm = self._t(p)
+        work.t_markterm = t_markterm = self.now(p)
         if not forced:
             await stw_trap()
             p = current_p()
@@ -497,7 +498,7 @@ class Collector:
         work.heap1 = heap1 = heap.heap_live
         if not forced:
             pacer.scan_work = marker.scan_work  # W_a: every P's gcw was just disposed
-            end_line = pacer.end_cycle(heap1, self._t(p))
+            end_line = pacer.end_cycle(heap1, self.now(p))
             if self.bus.on:
                 self.bus.emit(GCPacerEnd(self.now(p), p.id, -1, **end_line))
         sched.gc_blacken_enabled = False
@@ -514,7 +515,7 @@ class Collector:
         marker.mark_roots(scanner.out, gcw)
         drained = marker.drain(gcw, None)
         gcw.dispose()
-        p.clock += (scanner.words * 8 + drained) // 8 * self.c_word
+        self.clock.charge(p, (scanner.words * 8 + drained) // 8 * self.c_word)
         marker.check_no_work(q.gcw for q in sched.allp)
         if self.debug.get("gccheckmark"):
             roots = RootScanner(heap)
@@ -536,7 +537,7 @@ class Collector:
             if g.status == WAITING:
                 sched.ready(g)
         self.numgc += 1
-        t_end = self._t(p) + (sched.c_stw if self.virtual else 0)
+        t_end = self.now(p) + sched.c_stw
         work.t_end = t_end
         stw_term = t_end - t_markterm if not forced else t_end - work.t_sweepterm
         work.stw_ns += stw_term
