@@ -158,10 +158,26 @@ class Collector:
             self.init_p(p)
         self.sched.gc = self
 
+    # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
         p.gcw = self.marker.new_gcw()
-        p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+        p.mcache = [0] * len(SIZE_CLASSES)
+
+    def destroy_p(self, p: P) -> None:
+        """``procresize`` removed ``p`` (between cycles): its parked background mark worker exits."""
+        w = p.mark_worker
+        if w is not None:
+            if w.status != WAITING:
+                raise Throw("procresize: a mark worker is active outside a GC cycle")
+            w.status = DEAD
+            w.coro.close()
+            self.sched.allgs.pop(w.id, None)
+            p.mark_worker = None
+
+    def procresize(self, n: int) -> None:
+        """GOMAXPROCS is now ``n``: the pacer's dedicated/fractional worker split follows it."""
+        self.pacer.gomaxprocs = n
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -210,7 +226,7 @@ class Collector:
         ref = Ref(heap, obj, heap._gen_v[obj])
         if nptrs:
             self.pacer.heap_scan += nptrs << 3  # scannable bytes allocated since the last GC
-        mc = p.mcache  # type: ignore[attr-defined]
+        mc = p.mcache
         if cls and mc[cls] > 0:
             mc[cls] -= 1
             slow = False
@@ -530,7 +546,7 @@ class Collector:
         self.alloc_black = False
         heap.sweep()
         for q in sched.allp:
-            q.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+            q.mcache = [0] * len(SIZE_CLASSES)
         # Wake assists parked on the queue (Go 1.6's gcWakeAllAssists).
         while self.assist_queue:
             g, _ = self.assist_queue.popleft()

@@ -56,6 +56,7 @@ from aiogc.trace.events import (
 
 if TYPE_CHECKING:
     from aiogc.runtime import Runtime
+    from aiogc.sched.hooks import GCHooks
 
 _get_running_loop = asyncio._get_running_loop
 _set_running_loop = asyncio.events._set_running_loop
@@ -105,8 +106,8 @@ class Sched:
         # Every switch through schedule()/execute()/gosched_impl() instead of their inlined copies
         # in run_slice (tests run the scenario suite both ways and require identical traces).
         self.slowpath = cfg.sched_slowpath
-        # GC hooks (set by aiogc.gc when a collector is attached).
-        self.gc: Any = None
+        # The collector, seen through the GC-hooks protocol (set when a collector is attached).
+        self.gc: GCHooks | None = None
         self.gc_blacken_enabled = False
         # Stop-the-world state.
         self.gcwaiting = False
@@ -258,8 +259,9 @@ class Sched:
         """
         # Every path that finds a G ends spinning (Go 1.5 calls resetspinning after each source);
         # a P left "spinning" while it runs a G blocks every later wakep.
-        if self.gc_blacken_enabled:
-            g = self.gc.find_runnable_gc_worker(p)
+        gc = self.gc
+        if self.gc_blacken_enabled and gc is not None:
+            g = gc.find_runnable_gc_worker(p)
             if g is not None:
                 self._stop_spinning(p)
                 return g, False
@@ -344,8 +346,9 @@ class Sched:
                 # has queued work (the random victims missed it) -> look again instead of idling.
                 if any(q is not p and (q.runq or q.runnext is not None) for q in allp):
                     return RETRY, False
-        if self.gc_blacken_enabled:
-            g = self.gc.find_idle_gc_worker(p)
+        gc = self.gc
+        if self.gc_blacken_enabled and gc is not None:
+            g = gc.find_idle_gc_worker(p)
             if g is not None:
                 self._stop_spinning(p)
                 return g, False
