@@ -98,7 +98,7 @@ class Sizes:
 FULL = Sizes(switch_ks=(1, 100, 10_000), switch_ops=100_000, spawn_ns=(100_000, 1_000_000), parked_n=10_000,
              chan_n=50_000, mark_n=1_000_000, sim_cycles=50, reps=5)
 QUICK = Sizes(switch_ks=(1, 100), switch_ops=20_000, spawn_ns=(100_000,), parked_n=2_000, chan_n=5_000,
-              mark_n=200_000, sim_cycles=10, reps=3, scale_procs=(1, 4, 16, 64, 256), scale_cycles=4,
+              mark_n=200_000, sim_cycles=10, reps=3, scale_procs=(1, 4, 16, 64, 256), scale_cycles=8,
               scale_reps=1)
 TINY = Sizes(switch_ks=(1, 10), switch_ops=200, spawn_ns=(200,), parked_n=50, chan_n=50, mark_n=2_000,
              sim_cycles=1, reps=1, big_spawn_reps=1, scale_procs=(1, 4), scale_cycles=1, scale_reps=1)
