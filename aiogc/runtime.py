@@ -21,6 +21,7 @@ from typing import Any
 
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
+from aiogc.gc.heap import Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
@@ -284,6 +285,15 @@ def _check_alloc_args(size: Any, nptrs: Any) -> None:
         raise ValueError(f"alloc nptrs must be >= 0, got {nptrs}")
     if nptrs * 8 > size:
         raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
+
+
+def weak(ref: Ref) -> Weak:
+    """``weak.Make`` (Go 1.24's ``weak.Pointer``): a pointer that does not keep ``ref``'s object
+    alive; ``.value()`` is a ``Ref`` to it, or ``None`` once it has been collected.
+
+    TypeError if ``ref`` is not a ``Ref``; ``UseAfterFree`` if its object is already freed.
+    """
+    return Weak(ref)
 
 
 async def gc() -> None:

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import sys
 import types
 from collections import deque
 from types import FrameType
 from typing import Any
 
+from aiogc.errors import CheckmarkError
 from aiogc.gc.heap import Ref
 from aiogc.sched.g import G as _G
 from aiogc.sched.sync import Chan as _CHAN
@@ -202,3 +204,29 @@ class RootScanner:
     def scan_globals(self, globs: dict[str, Any]) -> None:
         for x in globs.values():
             self.scan_value(x)
+
+
+def python_held_ids(heap: Any) -> list[int]:
+    """Checkmark's census of live handles, independent of the live-handle table.
+
+    Walks every object CPython's cyclic collector tracks (``Ref`` instances are tracked), so
+    it sees a ``Ref`` wherever it lives, reachable or in uncollected cyclic garbage.  Raises
+    ``CheckmarkError`` if a ``Ref`` names an object that was already freed (the one bug a
+    collector must never have) or if the table undercounts one.  O(every Python object):
+    for ``GODEBUG=gccheckmark=1`` only.
+    """
+    ids: list[int] = []
+    gen_v = heap._gen_v
+    handles_v = heap._handles_v
+    for o in gc.get_objects():
+        if type(o) is Ref and o.heap is heap:
+            oid = o.id
+            if gen_v[oid] != o.gen:
+                raise CheckmarkError(
+                    f"checkmark: a live Ref names object {oid} generation {o.gen}, which was freed "
+                    f"(slot now at generation {gen_v[oid]})")
+            if handles_v[oid] <= 0:
+                raise CheckmarkError(f"checkmark: a live Ref names object {oid} but the live-handle "
+                                     f"table counts {handles_v[oid]}")
+            ids.append(oid)
+    return ids
