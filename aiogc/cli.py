@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from aiogc.argtypes import integer
+from aiogc.argtypes import integer, positive_float
 from aiogc.errors import AiogcError, ConfigError, Deadlock, GoroutinePanic
 
 PROG = "aiogc"
@@ -87,7 +87,8 @@ def _add_runtime_flags(p: argparse.ArgumentParser, *, clock: bool) -> None:
 
 
 def _make_config(args: argparse.Namespace, **extra: Any) -> Any:
-    """A validated Config from the flags given (others: environment, then defaults)."""
+    """A validated Config from the flags given (then ``extra``: ``run --set``; others: environment,
+    then defaults)."""
     from aiogc.config import Config
 
     fields: dict[str, Any] = dict(extra)
@@ -103,7 +104,7 @@ def _make_config(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 # ---- observers: trace file, live view ------------------------------------------------------------
-def _attach_trace(runtime: Any, path: str) -> Callable[[], None]:
+def _attach_trace(runtime: Any, path: str, goroutines: bool = False) -> Callable[[], None]:
     """Attach the Perfetto trace writer; returns a function that detaches it and writes ``path``.
 
     Uses ``aiogc.trace.perfetto.attach(runtime, path)`` (returns the closing function); a missing
@@ -117,7 +118,7 @@ def _attach_trace(runtime: Any, path: str) -> Callable[[], None]:
     if attach is None:
         raise CLIError("trace output is not available yet (aiogc.trace.perfetto has no attach())")
     _check_writable(path)
-    close = _closer(attach(runtime, path))
+    close = _closer(attach(runtime, path, goroutines=goroutines))
 
     def finish() -> None:
         try:
@@ -322,8 +323,16 @@ def add_run_parser(sub: Any) -> None:
                                    "flags override them.")
     p.add_argument("file", metavar="FILE.py", help="the program: a Python file defining async def main()")
     _add_runtime_flags(p, clock=True)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="set_fields",
+                   help="set any Config field (repeatable), e.g. --set yield_after_assist=false to turn "
+                        "the seed fix off, --set assist_policy=retry, --set preempt_ns=20_000_000")
     p.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
-    p.add_argument("--live", action="store_true", help="show the live view while the program runs")
+    p.add_argument("--trace-goroutines", action="store_true",
+                   help="with --trace: one track per goroutine (running and runnable slices)")
+    p.add_argument("--live", action="store_true",
+                   help="show the live view while the program runs (the program's output is kept above it)")
+    p.add_argument("--speed", type=positive_float, default=None, metavar="X",
+                   help="with --live: pace the run at X virtual seconds per wall second (default unpaced)")
 
 
 def _load_main(path: str) -> Callable[[], Any]:
@@ -365,15 +374,18 @@ def _load_main(path: str) -> Callable[[], Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import aiogc
+    from aiogc.config import parse_assignment
 
-    cfg = _make_config(args)  # validate flags and environment before touching the program
+    sets = dict(parse_assignment(spec) for spec in getattr(args, "set_fields", None) or [])
+    cfg = _make_config(args, **sets)  # validate flags and environment before touching the program
     main = _load_main(args.file)
     rt = aiogc.Runtime(cfg)
     closers: list[Callable[[], None]] = []
     if args.trace:
-        closers.append(_attach_trace(rt, args.trace))
+        closers.append(_attach_trace(rt, args.trace, goroutines=bool(getattr(args, "trace_goroutines", False))))
     if args.live:
-        closers.append(_attach_live(rt))
+        closers.append(_attach_live(rt, speed=getattr(args, "speed", None),
+                                    title=f"aiogc run {os.path.basename(args.file)}"))
     try:
         rt.run(main())
     finally:
@@ -462,13 +474,24 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
 }
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("aiogc")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (a source checkout)
+        return "unknown"
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="An executable model of Go's goroutine scheduler and concurrent GC, on asyncio.",
-        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, "
-               "schedtrace=MS, scheddetail=1, gccheckmark=1) are honoured as in Go; flags override them.",
+        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, gcpacertrace=1, "
+               "schedtrace=MS, scheddetail=1, gccheckmark=1; other keys are ignored, as Go does, with a "
+               "warning) are honoured as in Go; flags override them.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -526,7 +549,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m aiogc`` and the ``aiogc`` script; returns the exit status."""
     try:
         parser = build_parser()
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        argv = list(argv) if argv is not None else sys.argv[1:]
+        if not argv:  # `python -m aiogc` alone: the help, not an error
+            parser.print_help()
+            return 0
+        args = parser.parse_args(argv)
         return _run_command(args)
     except (CLIError, ConfigError) as e:
         return _fail(str(e))

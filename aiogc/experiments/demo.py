@@ -42,6 +42,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plain text lines, no live view (always so when stdout is not a terminal)")
     parser.add_argument("--json", metavar="FILE", help="write the cycles (both modes) as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
+    parser.add_argument("--trace-goroutines", action="store_true",
+                        help="with --trace: one track per goroutine (running and runnable slices)")
     parser.add_argument("--seed", type=_int, default=0, metavar="N", help="seed of the run's PRNG (default 0)")
     parser.add_argument("--gomaxprocs", type=_pos_int, default=4, metavar="N", help="number of Ps (default 4)")
     parser.add_argument("--gogc", default="100", metavar="PCT", help="GOGC percentage (default 100)")
@@ -127,7 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if getattr(args, "trace", None):
         from aiogc.trace.perfetto import PerfettoTrace
 
-        trace = PerfettoTrace.attach(rt, metadata={"demo": "seed workload", "workload": dataclasses.asdict(workload)})
+        trace = PerfettoTrace.attach(rt, metadata={"demo": "seed workload", "workload": dataclasses.asdict(workload)},
+                                     goroutines=bool(getattr(args, "trace_goroutines", False)))
     session = LiveSession(rt, console=console, plain=plain, refresh_ns=refresh_ns, speed=speed,
                           reference=reference, label=_mode(y) if y else "fix OFF", title="aiogc demo")
     try:

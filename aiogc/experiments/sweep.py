@@ -49,7 +49,7 @@ from typing import Any
 
 from aiogc.argtypes import positive_float as _pos_float
 from aiogc.argtypes import positive_int as _pos_int
-from aiogc.config import Config, parse_gogc
+from aiogc.config import Config, parse_bool, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.compare import seed_list
 from aiogc.experiments.workloads import SeedWorkload
@@ -81,8 +81,6 @@ class SweepError(AiogcError):
 
 
 # ---- parameters ----------------------------------------------------------------------------------
-_TRUE = {"true", "on", "yes", "1"}
-_FALSE = {"false", "off", "no", "0"}
 _KINDS = {"bool": "bool", "int": "int", "int | None": "gogc", "str": "str", "float": "float"}
 
 
@@ -111,11 +109,7 @@ def parse_value(name: str, raw: str) -> Value:
     kind = params[name][1]
     s = raw.strip()
     if kind == "bool":
-        if s.lower() in _TRUE:
-            return True
-        if s.lower() in _FALSE:
-            return False
-        raise ConfigError(name, raw, "true/false, on/off, yes/no or 1/0")
+        return parse_bool(name, s)
     if kind == "int":
         try:
             return int(s)
@@ -273,7 +267,7 @@ def _typed(grid: Grid, col: str, s: str) -> Any:
     if kind == "float":
         return float(s)
     if kind == "bool":
-        return s.lower() in _TRUE
+        return parse_bool(col, s)
     return s
 
 

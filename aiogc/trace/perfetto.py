@@ -15,9 +15,20 @@ Layout (one process, "aiogc"):
       - instants (``i``) for ``complete()`` (``GCComplete``: phase, who) and for the
         coordinator's wake-up (``GCCoordWake``: latency, who completed, where);
   * a ``GC`` lane with the phase slices (sweepterm, scan, mark, mark2,
-    marktermination; ``off`` closes the last one) and cycle slices;
-  * counters (``C``): ``heap live``, ``heap trigger``, ``heap goal`` in bytes,
-    from ``HeapAlloc`` samples and the ``GCStart``/``GCDone`` payloads.
+    marktermination; ``off`` closes the last one), and inside them a slice
+    "mark N complete, awaiting coordinator" from each ``complete()`` to the
+    coordinator running; and a ``GC cycles`` lane with one slice per cycle;
+  * a flow arrow (``s`` -> ``f``) from each ``complete()`` instant, on the lane of
+    the P that called it, to the slice of the coordinator starting, on the lane of
+    the P it runs on: the hand-off the seed change is about;
+  * one track per system goroutine (the GC coordinator, the mark workers) — and with
+    ``goroutines=True`` (``--trace-goroutines``) per goroutine — holding its
+    "running on Pn" slices and its "runnable" slices: from being readied (created,
+    unparked, yielded or preempted) to starting, with who readied it and where;
+  * counters (``C``): ``heap live``, ``heap trigger``, ``heap goal`` in bytes from t=0
+    (the goal as ``read_mem_stats`` reports it: between cycles, the next cycle's),
+    and, when the trace has the runtime, each P's run-queue length (``runq Pn``,
+    ``runnext`` not counted) and the global queue's (``global runq``).
 
 Timestamps are microseconds with nanosecond fractions (``ns / 1000`` rounded to
 3 decimals).  The run's configuration (seed included) is in the top-level
@@ -42,6 +53,10 @@ from aiogc.trace.events import Ev, Event
 
 PID = 1
 _GO_STOP = frozenset({Ev.GoSched, Ev.GoPreempt, Ev.GoPark, Ev.GoEnd})
+# Events after which a run queue may have changed length (the counters are re-read then).
+_QUEUE_KINDS = frozenset({Ev.GoCreate, Ev.GoUnpark, Ev.GoStart, Ev.GoSched, Ev.GoPreempt, Ev.Steal,
+                          Ev.ProcStop, Ev.STWEnd})
+G_TID_BASE = MAX_GOMAXPROCS + 16  # goroutine tracks: tid = G_TID_BASE + goroutine id
 
 
 def _us(ns: int) -> float:
@@ -73,7 +88,7 @@ class PerfettoTrace:
     """Builds a Chrome trace-event JSON document from bus events (see the module docstring)."""
 
     def __init__(self, rt: Any = None, *, gomaxprocs: int | None = None, config: Any = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, goroutines: bool = False) -> None:
         if config is None and rt is not None:
             config = rt.config
         if gomaxprocs is None:
@@ -96,6 +111,13 @@ class PerfettoTrace:
         self._counters: dict[str, int] = {}
         self.last_ns = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self.rt = rt
+        self.goroutines = goroutines
+        self._runnable: dict[int, tuple[int, str, int, int]] = {}  # g -> (since, why, on P, by G)
+        self._g_tracks: set[int] = set()
+        self._complete: dict[int, tuple[int, int, str, int]] = {}  # phase -> (ts, p, who, flow id)
+        self._flow_id = 0
+        self._initial_counters()
 
     # ---- wiring ------------------------------------------------------------------------------
     @classmethod
@@ -117,10 +139,19 @@ class PerfettoTrace:
             self.last_ns = ts
         if p >= self.nprocs:
             self.nprocs = p + 1  # a P added by runtime.GOMAXPROCS: it gets a lane too
+        if kind in _QUEUE_KINDS:
+            self._queue_counters(ts)
+        if kind == Ev.GoCreate:
+            self._runnable[int(arg)] = (ts, "created", p, g)
+        elif kind == Ev.GoUnpark:
+            self._runnable[int(arg)] = (ts, "readied", p, g)
+        elif kind in (Ev.GoSched, Ev.GoPreempt):
+            self._runnable[g] = (ts, "yielded" if kind == Ev.GoSched else "preempted", p, g)
         if kind == Ev.GoStart:
             self._end_g(p, ts)
             if isinstance(arg, str) and arg:
                 self.labels[g] = arg
+            self._start_g(g, p, ts)
             if p >= 0:
                 self._run[p] = (g, ts)
         elif kind in _GO_STOP:
@@ -166,20 +197,31 @@ class PerfettoTrace:
                 self._cycle = None
             if "heap_live_after" in d:
                 self._counter("heap live", ts, int(d["heap_live_after"]))
+            self._counter("heap goal", ts, self._goal(int(d.get("heap_goal", 0))))
         elif kind == Ev.GCComplete:
             phase, who = arg if isinstance(arg, tuple) else (arg, "")
+            self._flow_id += 1
+            self._complete[int(phase)] = (ts, p, str(who), self._flow_id)
             self._instant(p, f"complete() mark {phase} by {who}", ts, "gc.complete",
-                          {"phase": phase, "who": who, "g": g})
+                          {"phase": phase, "who": who, "g": g, "flow": self._flow_id})
+            self._flow("s", p, ts, self._flow_id)
         elif kind == Ev.GCCoordWake:
             d = arg if isinstance(arg, dict) else {"latency_ns": arg}
             lat = d.get("latency_ns", 0)
             self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord", dict(d, g=g))
+            done = self._complete.pop(int(d.get("phase", 0) or 0), None)
+            if done is not None:
+                t0, cp, who, fid = done
+                self._flow("f", p, ts, fid)
+                self._slice(self.gc_tid, f"mark {d.get('phase')} complete, awaiting coordinator", t0, ts,
+                            "gc.await", {"who": who, "completed_on": cp, "ran_on": p, "latency_ns": lat,
+                                         "alloc_after": d.get("alloc_after", 0)})
         elif kind == Ev.HeapAlloc:
             if isinstance(arg, tuple) and len(arg) == 3:
                 live, trigger, goal = arg
                 self._counter("heap live", ts, int(live))
                 self._counter("heap trigger", ts, int(trigger))
-                self._counter("heap goal", ts, int(goal))
+                self._counter("heap goal", ts, self._goal(int(goal)))
         elif kind == Ev.STWStart:
             self._instant(p, "stop the world", ts, "sched.stw", {"g": g})
         elif kind == Ev.Steal:
@@ -191,11 +233,73 @@ class PerfettoTrace:
     def _gname(self, g: int) -> str:
         return self.labels.get(g) or f"G{g}"
 
+    def _goal(self, fallback: int) -> int:
+        """The goal now, as ``read_mem_stats`` reports it (never 0 before the first cycle)."""
+        gc = getattr(self.rt, "gc", None)
+        if gc is None:
+            return fallback
+        from aiogc.view.snapshot import heap_goal_now
+
+        return heap_goal_now(gc)
+
+    def _initial_counters(self) -> None:
+        """Heap live, trigger and goal at the moment of attaching (t=0 before a run)."""
+        rt = self.rt
+        gc = getattr(rt, "gc", None)
+        if gc is None:
+            return
+        ts = int(rt.now_ns()) if getattr(rt.sched, "driver", None) is not None else 0
+        self._counter("heap live", ts, int(gc.heap.heap_live))
+        self._counter("heap trigger", ts, int(gc.pacer.next_gc))
+        self._counter("heap goal", ts, self._goal(0))
+        self._queue_counters(ts)
+
+    def _queue_counters(self, ts: int) -> None:
+        sched = getattr(self.rt, "sched", None)
+        if sched is None:
+            return
+        for q in sched.allp:
+            self._counter(f"runq P{q.id}", ts, len(q.runq), "goroutines")
+        self._counter("global runq", ts, len(sched.gq), "goroutines")
+
+    def _tracked(self, g: int) -> bool:
+        """Does goroutine ``g`` get its own track? Every one with ``goroutines``; else the system
+        goroutines (the GC coordinator and the mark workers)."""
+        if self.goroutines:
+            return True
+        sched = getattr(self.rt, "sched", None)
+        gg = sched.allgs.get(g) if sched is not None else None
+        if gg is not None:
+            return bool(gg.system)
+        return self._gname(g).startswith("GC ")
+
+    def _start_g(self, g: int, p: int, ts: int) -> None:
+        """``g`` starts on ``p``: close its runnable slice on its own track (if it has one)."""
+        r = self._runnable.pop(g, None)
+        if not self._tracked(g):
+            return
+        self._g_tracks.add(g)
+        if r is not None:
+            t0, why, on, by = r
+            self._slice(G_TID_BASE + g, "runnable", t0, ts, "goroutine.runnable",
+                        {"g": g, "why": why, "readied_on": on, "readied_by": by, "started_on": p,
+                         "waited_ns": max(0, ts - t0)})
+
     def _end_g(self, p: int, ts: int) -> None:
         cur = self._run.pop(p, None)
         if cur is not None:
             g, t0 = cur
             self._slice(p, self._gname(g), t0, ts, "goroutine", {"g": g})
+            if g in self._g_tracks:
+                self._slice(G_TID_BASE + g, f"running on P{p}", t0, ts, "goroutine.running", {"g": g, "p": p})
+
+    def _flow(self, ph: str, tid: int, ts: int, fid: int) -> None:
+        """One end of the complete() -> coordinator flow arrow (bound to the enclosing slice)."""
+        ev: dict[str, Any] = {"ph": ph, "id": fid, "name": "complete() -> coordinator", "cat": "gc.handoff",
+                              "ts": _us(ts), "pid": PID, "tid": tid if tid >= 0 else self.gc_tid}
+        if ph == "f":
+            ev["bp"] = "e"
+        self.events.append(ev)
 
     def _slice(self, tid: int, name: str, t0: int, t1: int, cat: str, args: dict[str, Any]) -> None:
         if tid < 0:
@@ -209,11 +313,11 @@ class PerfettoTrace:
         self.events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "ts": _us(ts), "pid": PID,
                             "tid": tid, "args": args})
 
-    def _counter(self, name: str, ts: int, value: int) -> None:
+    def _counter(self, name: str, ts: int, value: int, unit: str = "bytes") -> None:
         if self._counters.get(name) == value:
             return
         self._counters[name] = value
-        self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {"bytes": value}})
+        self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {unit: value}})
 
     def _gc_phase(self, phase: str, ts: int) -> None:
         # Phases are emitted from whichever P runs the coordinator: keep the lane monotonic.
@@ -241,6 +345,11 @@ class PerfettoTrace:
             out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": tid, "args": {"name": name}})
             out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": tid,
                         "args": {"sort_index": tid}})
+        for g in sorted(self._g_tracks):
+            name = f"G{g} {self.labels[g]}" if self.labels.get(g) else f"G{g}"
+            out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": G_TID_BASE + g, "args": {"name": name}})
+            out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": G_TID_BASE + g,
+                        "args": {"sort_index": G_TID_BASE + g}})
         return out
 
     # ---- output -------------------------------------------------------------------------------------
@@ -288,9 +397,10 @@ def _fmt_lat(ns: Any) -> str:
     return f"{v / 1e6:.2f} ms"
 
 
-def attach(runtime: Any, path: str | os.PathLike[str]) -> Callable[[], None]:
-    """Subscribe a ``PerfettoTrace`` to ``runtime``; the returned function detaches it and writes ``path``."""
-    trace = PerfettoTrace.attach(runtime)
+def attach(runtime: Any, path: str | os.PathLike[str], *, goroutines: bool = False) -> Callable[[], None]:
+    """Subscribe a ``PerfettoTrace`` to ``runtime``; the returned function detaches it and writes ``path``.
+    ``goroutines``: one track per goroutine (``--trace-goroutines``)."""
+    trace = PerfettoTrace.attach(runtime, goroutines=goroutines)
 
     def close() -> None:
         trace.detach()
