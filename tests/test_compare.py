@@ -67,9 +67,30 @@ def test_csv_and_table(result: dict[str, Any], tmp_path: Any) -> None:
     assert float(rows[0]["coordinator_latency_ns_p99"]) == result["results"][0]["coordinator_latency_ns"]["p99"]
     from rich.console import Console
 
-    con = Console(record=True, width=180)
+    con = Console(record=True, width=100)  # as piped output
     con.print(render_table(result))
-    assert "GOMAXPROCS" in con.export_text()
+    text = con.export_text()
+    assert "GOMAXPROCS" in text and "coordinator latency" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    r0 = result["results"][0]
+    from aiogc.view.live import fmt_ns
+
+    lat = r0["coordinator_latency_ns"]
+    # Numbers are whole, never cut or wrapped: the p50 / p99 / max cell is on one line.
+    assert f"{fmt_ns(lat['p50'])} / {fmt_ns(lat['p99'])} / {fmt_ns(lat['max'])}" in text
+
+
+def test_progress_lines_estimate_the_time_left(capsys: Any) -> None:
+    from aiogc.experiments.output import eta_seconds, fmt_eta, progress
+
+    assert eta_seconds(0, 10, 5.0) is None and eta_seconds(2, 10, 4.0) == 16.0
+    assert fmt_eta(16.0) == "16 s" and fmt_eta(185) == "3 min 05 s" and fmt_eta(3720) == "1 h 02 min"
+    with progress("compare") as prog:  # stderr is not a terminal here: plain lines
+        prog(1, 4, "run a")
+        prog(4, 4, "run d")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("[1/4] run a (") and "left)" in err[0]
+    assert err[1].startswith("[4/4] run d (") and "left" not in err[1]
 
 
 def test_bad_values() -> None:
