@@ -199,7 +199,7 @@ def demo_scheduler(args: argparse.Namespace) -> int:
     time taken.  On a terminal (unless ``--no-live``) the live view runs meanwhile, at ``--speed``.  Counts come from the event bus (read-only, as every observer).
     """
     import aiogc
-    from aiogc.trace.events import Ev
+    from aiogc.trace.events import Event, GoPreempt, GoStart, Steal
 
     cfg = _make_config(args, yield_after_assist=not args.no_yield, clock="virtual")
     rt = aiogc.Runtime(cfg)
@@ -209,16 +209,16 @@ def demo_scheduler(args: argparse.Namespace) -> int:
     stolen = [0] * n
     preempts = [0] * n
 
-    def count(ev: tuple[int, str, int, int, Any]) -> None:
-        kind, p = ev[1], ev[2]
+    def count(ev: Event) -> None:
+        p = ev.p
         if p < 0:
             return
-        if kind == Ev.GoStart:
+        if isinstance(ev, GoStart):
             runs[p] += 1
-        elif kind == Ev.Steal:
+        elif isinstance(ev, Steal):
             steals[p] += 1
-            stolen[p] += ev[4][1]
-        elif kind == Ev.GoPreempt:
+            stolen[p] += ev.n
+        elif isinstance(ev, GoPreempt):
             preempts[p] += 1
 
     rt.bus.subscribe(count)

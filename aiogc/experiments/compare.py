@@ -60,7 +60,7 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
     """
     import aiogc
     from aiogc.experiments.workloads import seed_main
-    from aiogc.trace.events import Ev, Event
+    from aiogc.trace.events import Event, GCDone, HeapAlloc
 
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist,
                        clock="virtual", godebug="")
@@ -69,13 +69,11 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
         goal = [0]
 
         def sub(ev: Event) -> None:
-            kind = ev[1]
-            if kind == Ev.HeapAlloc:
-                live, _, g = ev[4]
-                goal[0] = g
-                samples.append((ev[0], live, g))
-            elif kind == Ev.GCDone:
-                samples.append((ev[0], ev[4]["heap_live_after"], goal[0]))
+            if isinstance(ev, HeapAlloc):
+                goal[0] = ev.goal
+                samples.append((ev.ts, ev.heap_live, ev.goal))
+            elif isinstance(ev, GCDone):
+                samples.append((ev.ts, ev.stats.heap_live_after, goal[0]))
 
         rt.bus.subscribe(sub)
     rt.run(seed_main(workload or SeedWorkload(), cycles=cycles + WARMUP))

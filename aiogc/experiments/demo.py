@@ -8,6 +8,10 @@ scale (``--speed X``: X virtual seconds per wall second, the same default for bo
 on screen) and, on wide terminals, in one heap chart on one scale.  Keys (on a terminal): space
 pauses, ``-``/``+`` slow down/speed up, ``n`` steps to the next GC event, ``q`` quits.
 
+``--json`` writes every cycle of both runs: the ``CycleStats`` fields plus the phase boundaries
+gctrace prints (``t_sweepterm``, ``t_scan``, ``t_installwb``, ``t_mark``, ``t_markterm``,
+``t_end``, ``heap0``/``heap1``/``heap2``).
+
 Bounded by ``--cycles`` (exactly that many cycles run, are shown and are reported) and
 ``--duration`` (virtual seconds).  ``--no-live``, or a stdout that is not a terminal, prints the
 notable events as plain lines instead.  At the end a fix-on vs fix-off summary (80 columns) is
@@ -120,7 +124,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             rt2 = aiogc.Runtime(_config(args, other))
             reference = RunRecord.attach(rt2, _mode(other))
             rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
-            results[_mode(other)] = [c.as_dict() for c in rt2.stats.cycles]
+            results[_mode(other)] = reference.cycles
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         say(f"time scale: {fmt_speed(speed)} (--speed; + and - change it)")
@@ -147,14 +151,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if trace is not None:
             trace.detach()
             trace.write(args.trace)
-    results[_mode(y)] = [c.as_dict() for c in rt.stats.cycles]
+    results[_mode(y)] = session.view.record.cycles  # CycleStats fields + phase boundaries (cycle_dict)
     say(f"{_mode(y)}: {_cycles_line(results[_mode(y)], rt)}" + (" (interrupted)" if interrupted else ""))
     if not interrupted and _mode(other) not in results:
         say(f"running the same seed with the {_mode(other)} (headless) for comparison...")
         try:
             rt2 = aiogc.Runtime(_config(args, other))
+            rec = RunRecord.attach(rt2, _mode(other))
             rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
-            results[_mode(other)] = [c.as_dict() for c in rt2.stats.cycles]
+            results[_mode(other)] = rec.cycles
             say(f"{_mode(other)}: {_cycles_line(results[_mode(other)], rt2)}")
         except KeyboardInterrupt:
             interrupted = True

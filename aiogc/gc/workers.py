@@ -32,7 +32,7 @@ from aiogc.gc.pacer import GC_BG_CREDIT_SLACK
 from aiogc.sched.g import RUNNABLE, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.traps import park_trap, safepoint_trap
-from aiogc.trace.events import Ev
+from aiogc.trace.events import WorkerEnd, WorkerStart
 
 if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
@@ -82,9 +82,8 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
         pacer.dedicated_needed -= 1
         return _take(col, p, DEDICATED)
     if not col.marker.work_available(p.gcw):
-        if col.mark_done_now():
-            # go1.5: no work and no markers — nobody else may be left to notice completion.
-            col.complete(col.phase_signal(), p, "worker")
+        # go1.5: no work and no markers — nobody else may be left to notice completion.
+        col.gc_mark_done(p, "worker")
         return None
     if pacer.fractional_needed <= 0:
         return None
@@ -120,10 +119,9 @@ async def _worker(col: Collector, p0: P) -> None:
         start = p.clock if col.virtual else col.now(p)
         col.nactive += 1
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerStart, p.id, g.id, mode)
+            bus.emit(WorkerStart(col.now(p), p.id, g.id, mode))
         total = 0
         credit = 0
-        done = False
         while sched.gc_blacken_enabled:
             work = marker.drain(p.gcw, CHUNK)
             if work:
@@ -160,8 +158,8 @@ async def _worker(col: Collector, p0: P) -> None:
             p.gcw.dispose()
         col.nactive -= 1
         g.preempt = False
-        if sched.gc_blacken_enabled and col.mark_done_now():
-            done = col.complete(col.phase_signal(), p, "worker") or done
+        if sched.gc_blacken_enabled:
+            col.gc_mark_done(p, "worker")
         dur = (p.clock if col.virtual else col.now(p)) - start
         if mode == DEDICATED:
             pacer.dedicated_mark_time_ns += dur
@@ -172,6 +170,6 @@ async def _worker(col: Collector, p0: P) -> None:
         else:
             pacer.idle_mark_time_ns += dur
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerEnd, p.id, g.id, (mode, total))
+            bus.emit(WorkerEnd(col.now(p), p.id, g.id, mode, total))
         g.waitreason = "mark worker (idle)"
         await park_trap()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from aiogc.config import MAX_GOMAXPROCS
 from aiogc.errors import Throw
-from aiogc.sched.g import WAITING
+from aiogc.sched.g import DEAD, WAITING
 from aiogc.sched.p import P_DEAD, P_IDLE, P
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def procresize(sched: Sched, requester: P, n: int) -> int:
             if w is not None:
                 if w.status != WAITING:
                     raise Throw("procresize: a mark worker is active outside a GC cycle")
-                w.status = 6  # _Gdead: the worker exits
+                w.status = DEAD  # the worker exits
                 w.coro.close()
                 sched.allgs.pop(w.id, None)
                 p.mark_worker = None

@@ -38,7 +38,20 @@ from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
 from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
-from aiogc.trace.events import Ev
+from aiogc.trace.events import (
+    GoCreate,
+    GoEnd,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    GoUnpark,
+    ProcStart,
+    ProcStop,
+    Steal,
+    STWEnd,
+    STWStart,
+)
 
 if TYPE_CHECKING:
     from aiogc.runtime import Runtime
@@ -133,12 +146,12 @@ class Sched:
             cur.clock += self.c_go
             g.ready_ns = cur.clock if self.virtual else 0
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id, cur.curg.id, g.id)
+                self.bus.emit(GoCreate(self.now(cur), cur.id, cur.curg.id, g.id))
         else:
             g._loop = cur if cur is not None else (p if p is not None else self.allp[0])
             self.gq.append(g)
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id if cur else -1, -1, g.id)
+                self.bus.emit(GoCreate(self.now(cur), cur.id if cur else -1, -1, g.id))
         self.wakep()
         return g
 
@@ -164,7 +177,7 @@ class Sched:
             cur.clock += self.c_ready
             g.ready_ns = cur.clock if self.virtual else self.now(cur)
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoUnpark, cur.id, cur.curg.id if cur.curg else -1, g.id)
+                self.bus.emit(GoUnpark(self.now(cur), cur.id, cur.curg.id if cur.curg else -1, g.id))
         else:
             self.gq.append(g)
             if cur is not None:  # a callback run on a P: it pays for the wake-up
@@ -173,7 +186,7 @@ class Sched:
             else:
                 g.ready_ns = self.now(None)
             if self.bus.on:
-                self.bus.emit(g.ready_ns, Ev.GoUnpark, cur.id if cur is not None else -1, -1, g.id)
+                self.bus.emit(GoUnpark(g.ready_ns, cur.id if cur is not None else -1, -1, g.id))
         self.wakep()
 
     def cancel_parked(self, g: G) -> None:
@@ -208,7 +221,7 @@ class Sched:
                 p.t_idle += now - p.idle_since if p.idle_since else 0
                 p.clock = now
         if self.bus.on:
-            self.bus.emit(now, Ev.ProcStart, p.id, -1, None)
+            self.bus.emit(ProcStart(now, p.id, -1))
         self.driver.activate(p)
 
     def _go_idle(self, p: P) -> None:
@@ -219,7 +232,7 @@ class Sched:
         p.idle_since = p.clock if self.virtual else self.now(p)
         self.pidle.append(p)
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.ProcStop, p.id, -1, None)
+            self.bus.emit(ProcStop(self.now(p), p.id, -1))
 
     # ---- schedule ----------------------------------------------------------------------
     def schedule(self, p: P) -> tuple[G | None, bool]:
@@ -280,7 +293,7 @@ class Sched:
                     if victim.runnext is want and not victim.runq and want.status == RUNNABLE:
                         victim.runnext = None
                         if self.bus.on:
-                            self.bus.emit(self.now(p), Ev.Steal, p.id, want.id, (victim.id, 1))
+                            self.bus.emit(Steal(self.now(p), p.id, want.id, victim.id, 1))
                         self._stop_spinning(p)
                         return want, False
                 rand = self.rng.randrange
@@ -305,7 +318,7 @@ class Sched:
                     if g is not None:
                         p.clock += self.c_steal * (i + 1)
                         if self.bus.on:
-                            self.bus.emit(self.now(p), Ev.Steal, p.id, g.id, (victim.id, k))
+                            self.bus.emit(Steal(self.now(p), p.id, g.id, victim.id, k))
                         self._stop_spinning(p)
                         return g, False
                 p.clock += self.c_steal * tries
@@ -414,7 +427,7 @@ class Sched:
                     self.nsched += 1
                     _current_tasks[p] = g
                     if bus.on:
-                        bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
+                        bus.emit(GoStart(self.now(p), p.id, g.id, g.label))
                     if p.clock >= drv.limit:
                         return STEP_RUNNING  # with the next G in hand (see the end of the loop)
                 elif g.locks:
@@ -471,14 +484,14 @@ class Sched:
                     p.curg = None
                     gq.append(g)
                     if bus.on:
-                        bus.emit(self.now(p), Ev.GoSched, p.id, g.id, None)
+                        bus.emit(GoSched(self.now(p), p.id, g.id))
                 elif trap is TICK:
                     pass
                 elif trap is PARK:
                     g.status = WAITING
                     p.curg = None
                     if bus.on:
-                        bus.emit(self.now(p), Ev.GoPark, p.id, g.id, g.waitreason)
+                        bus.emit(GoPark(self.now(p), p.id, g.id, g.waitreason))
                 elif trap is STW:
                     if not self._stw_begin(p):
                         return STEP_STW_WAIT
@@ -505,7 +518,7 @@ class Sched:
         self._leave(p)
         self.gq.append(g)
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoPreempt, p.id, g.id, None)
+            self.bus.emit(GoPreempt(self.now(p), p.id, g.id))
 
     def _park_on_future(self, p: P, g: G, fut: Any) -> None:
         """The G awaits an asyncio future (or another G): park until it is done."""
@@ -524,14 +537,14 @@ class Sched:
         if g.must_cancel and fut.cancel(msg=g.cancel_msg):
             g.must_cancel = False
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoPark, p.id, g.id, "future")
+            self.bus.emit(GoPark(self.now(p), p.id, g.id, "future"))
 
     def _goexit(self, p: P, g: G, result: Any, exc: BaseException | None) -> None:
         """Models ``goexit0``: the G is dead; a raising goroutine is a panic (tasks keep it)."""
         self._leave(p)
         del self.allgs[g.id]
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoEnd, p.id, g.id, None)
+            self.bus.emit(GoEnd(self.now(p), p.id, g.id))
         if exc is None:
             g._finish(result)
             return
@@ -557,7 +570,7 @@ class Sched:
         self.gcwaiting = True
         self.stw_p = p
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.STWStart, p.id, p.curg.id if p.curg else -1, None)
+            self.bus.emit(STWStart(self.now(p), p.id, p.curg.id if p.curg else -1))
         if self._all_others_stopped(p):
             p.clock += self.c_stw
             return True
@@ -588,7 +601,7 @@ class Sched:
         req.clock += self.c_stw
         t = req.clock
         if self.bus.on:
-            self.bus.emit(self.now(req), Ev.STWEnd, req.id, -1, None)
+            self.bus.emit(STWEnd(self.now(req), req.id, -1))
         for q in self.allp:
             if q.status == P_GCSTOP:
                 q.status = P_RUNNING

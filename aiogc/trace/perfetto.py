@@ -14,10 +14,12 @@ Layout (one process, "aiogc"):
         (``WorkerStart`` -> ``WorkerEnd``), nested inside the goroutine slice;
       - instants (``i``) for ``complete()`` (``GCComplete``: phase, who) and for the
         coordinator's wake-up (``GCCoordWake``: latency, who completed, where);
-  * a ``GC`` lane with the phase slices (sweepterm, scan, mark, mark2,
-    marktermination; ``off`` closes the last one), and inside them a slice
-    "mark N complete, awaiting coordinator" from each ``complete()`` to the
-    coordinator running; and a ``GC cycles`` lane with one slice per cycle;
+  * a ``GC`` lane with each finished cycle's phase slices — sweepterm, scan,
+    install wb, mark (split into mark 1 / mark 2 when mark 2 ran), marktermination —
+    drawn from the coordinator's ``CycleWork`` record (the ``GCDone`` event), i.e.
+    from the very timestamps gctrace prints, and inside them a slice "mark N
+    complete, awaiting coordinator" from each ``complete()`` to the coordinator
+    running; and a ``GC cycles`` lane with one slice per cycle;
   * a flow arrow (``s`` -> ``f``) from each ``complete()`` instant, on the lane of
     the P that called it, to the slice of the coordinator starting, on the lane of
     the P it runs on: the hand-off the seed change is about;
@@ -49,13 +51,36 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogc.config import MAX_GOMAXPROCS
-from aiogc.trace.events import Ev, Event
+from aiogc.trace.events import (
+    AssistEnd,
+    AssistStart,
+    Event,
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GCPhase,
+    GCStart,
+    GoCreate,
+    GoEnd,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    GoUnpark,
+    HeapAlloc,
+    ProcStop,
+    Steal,
+    STWEnd,
+    STWStart,
+    WorkerEnd,
+    WorkerStart,
+)
 
 PID = 1
-_GO_STOP = frozenset({Ev.GoSched, Ev.GoPreempt, Ev.GoPark, Ev.GoEnd})
+_GO_STOP: frozenset[type[Event]] = frozenset({GoSched, GoPreempt, GoPark, GoEnd})
 # Events after which a run queue may have changed length (the counters are re-read then).
-_QUEUE_KINDS = frozenset({Ev.GoCreate, Ev.GoUnpark, Ev.GoStart, Ev.GoSched, Ev.GoPreempt, Ev.Steal,
-                          Ev.ProcStop, Ev.STWEnd})
+_QUEUE_KINDS: frozenset[type[Event]] = frozenset({GoCreate, GoUnpark, GoStart, GoSched, GoPreempt, Steal,
+                                                 ProcStop, STWEnd})
 G_TID_BASE = MAX_GOMAXPROCS + 16  # goroutine tracks: tid = G_TID_BASE + goroutine id
 
 
@@ -105,8 +130,8 @@ class PerfettoTrace:
         self._run: dict[int, tuple[int, int]] = {}  # p -> (g, start ns)
         self._assist: dict[int, tuple[int, int, int]] = {}  # g -> (p, start ns, debt)
         self._worker: dict[int, tuple[int, int, str]] = {}  # g -> (p, start ns, mode)
-        self._phase: tuple[str, int] | None = None  # (phase, start ns)
-        self._gc_last = 0
+        self._phase: tuple[str, int] | None = None  # the running cycle's phase (phase, start ns)
+        self._mark2_ns = -1  # when the running cycle entered mark 2
         self._cycle: tuple[int, int] | None = None  # (n, start ns)
         self._counters: dict[str, int] = {}
         self.last_ns = 0
@@ -134,23 +159,23 @@ class PerfettoTrace:
 
     # ---- the subscriber --------------------------------------------------------------------------
     def __call__(self, ev: Event) -> None:
-        ts, kind, p, g, arg = ev
+        ts, kind, p, g = ev.ts, type(ev), ev.p, ev.g
         if ts > self.last_ns:
             self.last_ns = ts
         if p >= self.nprocs:
             self.nprocs = p + 1  # a P added by runtime.GOMAXPROCS: it gets a lane too
         if kind in _QUEUE_KINDS:
             self._queue_counters(ts)
-        if kind == Ev.GoCreate:
-            self._runnable[int(arg)] = (ts, "created", p, g)
-        elif kind == Ev.GoUnpark:
-            self._runnable[int(arg)] = (ts, "readied", p, g)
-        elif kind in (Ev.GoSched, Ev.GoPreempt):
-            self._runnable[g] = (ts, "yielded" if kind == Ev.GoSched else "preempted", p, g)
-        if kind == Ev.GoStart:
+        if isinstance(ev, GoCreate):
+            self._runnable[ev.new_g] = (ts, "created", p, g)
+        elif isinstance(ev, GoUnpark):
+            self._runnable[ev.target] = (ts, "readied", p, g)
+        elif isinstance(ev, (GoSched, GoPreempt)):
+            self._runnable[g] = (ts, "yielded" if kind is GoSched else "preempted", p, g)
+        if isinstance(ev, GoStart):
             self._end_g(p, ts)
-            if isinstance(arg, str) and arg:
-                self.labels[g] = arg
+            if ev.label:
+                self.labels[g] = ev.label
             self._start_g(g, p, ts)
             if p >= 0:
                 self._run[p] = (g, ts)
@@ -158,76 +183,83 @@ class PerfettoTrace:
             cur = self._run.get(p)
             if cur is not None and cur[0] == g:
                 self._end_g(p, ts)
-        elif kind == Ev.AssistStart:
-            self._assist[g] = (p, ts, int(arg) if isinstance(arg, int) else 0)
-        elif kind == Ev.AssistEnd:
+        elif isinstance(ev, AssistStart):
+            self._assist[g] = (p, ts, ev.debt)
+        elif isinstance(ev, AssistEnd):
             st = self._assist.pop(g, None)
             if st is not None:
-                work, stolen, completed = arg if isinstance(arg, tuple) else (0, 0, False)
                 self._slice(st[0], "assist", st[1], ts, "gc.assist",
-                            {"g": g, "debt": st[2], "work": work, "stolen": stolen,
-                             "completed": bool(completed)})
-        elif kind == Ev.WorkerStart:
-            self._worker[g] = (p, ts, str(arg))
-        elif kind == Ev.WorkerEnd:
+                            {"g": g, "debt": st[2], "work": ev.work, "stolen": ev.stolen,
+                             "completed": ev.completed})
+        elif isinstance(ev, WorkerStart):
+            self._worker[g] = (p, ts, ev.mode)
+        elif isinstance(ev, WorkerEnd):
             wst = self._worker.pop(g, None)
             if wst is not None:
-                mode, work = arg if isinstance(arg, tuple) else (wst[2], 0)
-                self._slice(wst[0], f"mark worker ({mode})", wst[1], ts, "gc.worker",
-                            {"g": g, "mode": mode, "work": work})
-        elif kind == Ev.GCPhase:
-            self._gc_phase(str(arg), ts)
-        elif kind == Ev.GCStart:
-            d = arg if isinstance(arg, dict) else {}
-            self._cycle = (int(d.get("n", 0)), ts)
-            if "trigger" in d:
-                self._counter("heap trigger", ts, int(d["trigger"]))
-            if "heap_live" in d:
-                self._counter("heap live", ts, int(d["heap_live"]))
-            if "goal" in d:
-                self._counter("heap goal", ts, int(d["goal"]))
-        elif kind == Ev.GCDone:
-            d = arg if isinstance(arg, dict) else {}
-            if self._cycle is not None:
-                n, t0 = self._cycle
-                self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
-                            {k: d[k] for k in ("n", "heap_goal", "heap_at_mark_term", "overshoot",
-                                               "coordinator_latency_ns", "completed_by",
-                                               "alloc_after_complete") if k in d})
-                self._cycle = None
-            if "heap_live_after" in d:
-                self._counter("heap live", ts, int(d["heap_live_after"]))
-            self._counter("heap goal", ts, self._goal(int(d.get("heap_goal", 0))))
-        elif kind == Ev.GCComplete:
-            phase, who = arg if isinstance(arg, tuple) else (arg, "")
+                self._slice(wst[0], f"mark worker ({ev.mode})", wst[1], ts, "gc.worker",
+                            {"g": g, "mode": ev.mode, "work": ev.work})
+        elif isinstance(ev, GCPhase):
+            if ev.phase == "mark2":
+                self._mark2_ns = ts
+            if ev.phase != "off" and ev.phase != "mark2":
+                self._phase = (ev.phase, ts)  # drawn only if the cycle is unfinished at the end
+        elif isinstance(ev, GCStart):
+            self._cycle = (ev.n, ts)
+            self._mark2_ns = -1
+            self._counter("heap trigger", ts, ev.trigger)
+            self._counter("heap live", ts, ev.heap_live)
+        elif isinstance(ev, GCDone):
+            self._done(ev)
+        elif isinstance(ev, GCComplete):
             self._flow_id += 1
-            self._complete[int(phase)] = (ts, p, str(who), self._flow_id)
-            self._instant(p, f"complete() mark {phase} by {who}", ts, "gc.complete",
-                          {"phase": phase, "who": who, "g": g, "flow": self._flow_id})
+            self._complete[ev.phase] = (ts, p, ev.who, self._flow_id)
+            self._instant(p, f"complete() mark {ev.phase} by {ev.who}", ts, "gc.complete",
+                          {"phase": ev.phase, "who": ev.who, "g": g, "flow": self._flow_id})
             self._flow("s", p, ts, self._flow_id)
-        elif kind == Ev.GCCoordWake:
-            d = arg if isinstance(arg, dict) else {"latency_ns": arg}
-            lat = d.get("latency_ns", 0)
-            self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord", dict(d, g=g))
-            done = self._complete.pop(int(d.get("phase", 0) or 0), None)
+        elif isinstance(ev, GCCoordWake):
+            lat = ev.latency_ns
+            self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord",
+                          {"phase": ev.phase, "latency_ns": lat, "completed_on": ev.completed_on,
+                           "who": ev.who, "alloc_after": ev.alloc_after, "g": g})
+            done = self._complete.pop(ev.phase, None)
             if done is not None:
                 t0, cp, who, fid = done
                 self._flow("f", p, ts, fid)
-                self._slice(self.gc_tid, f"mark {d.get('phase')} complete, awaiting coordinator", t0, ts,
+                self._slice(self.gc_tid, f"mark {ev.phase} complete, awaiting coordinator", t0, ts,
                             "gc.await", {"who": who, "completed_on": cp, "ran_on": p, "latency_ns": lat,
-                                         "alloc_after": d.get("alloc_after", 0)})
-        elif kind == Ev.HeapAlloc:
-            if isinstance(arg, tuple) and len(arg) == 3:
-                live, trigger, goal = arg
-                self._counter("heap live", ts, int(live))
-                self._counter("heap trigger", ts, int(trigger))
-                self._counter("heap goal", ts, self._goal(int(goal)))
-        elif kind == Ev.STWStart:
+                                         "alloc_after": ev.alloc_after})
+        elif isinstance(ev, HeapAlloc):
+            self._counter("heap live", ts, ev.heap_live)
+            self._counter("heap trigger", ts, ev.trigger)
+            self._counter("heap goal", ts, self._goal(ev.goal))
+        elif isinstance(ev, STWStart):
             self._instant(p, "stop the world", ts, "sched.stw", {"g": g})
-        elif kind == Ev.Steal:
-            if isinstance(arg, tuple):
-                self._instant(p, f"steal {arg[1]} from P{arg[0]}", ts, "sched.steal",
-                              {"victim": arg[0], "n": arg[1], "g": g})
+        elif isinstance(ev, Steal):
+            self._instant(p, f"steal {ev.n} from P{ev.victim}", ts, "sched.steal",
+                          {"victim": ev.victim, "n": ev.n, "g": g})
+
+    def _done(self, ev: GCDone) -> None:
+        """A finished cycle: its slice, and its phase slices from the coordinator's record — the
+        timestamps gctrace prints, so both show the same boundaries."""
+        cs, w, ts = ev.stats, ev.work, ev.ts
+        if self._cycle is not None:
+            n, t0 = self._cycle
+            self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
+                        {"n": cs.n, "heap_goal": cs.heap_goal, "heap_at_mark_term": cs.heap_at_mark_term,
+                         "overshoot": cs.overshoot, "coordinator_latency_ns": cs.coordinator_latency_ns,
+                         "completed_by": cs.completed_by, "alloc_after_complete": cs.alloc_after_complete})
+            self._cycle = None
+        for name, a, b in (("sweepterm", w.t_sweepterm, w.t_scan), ("scan", w.t_scan, w.t_installwb),
+                           ("install wb", w.t_installwb, w.t_mark), ("mark", w.t_mark, w.t_markterm),
+                           ("marktermination", w.t_markterm, w.t_end)):
+            self._slice(self.gc_tid, name, a, b, "gc.phase", {"phase": name, "n": cs.n, "dur_ns": b - a})
+        if w.mark2 and w.t_mark <= self._mark2_ns <= w.t_markterm:
+            self._slice(self.gc_tid, "mark 1", w.t_mark, self._mark2_ns, "gc.phase", {"phase": "mark 1", "n": cs.n})
+            self._slice(self.gc_tid, "mark 2", self._mark2_ns, w.t_markterm, "gc.phase",
+                        {"phase": "mark 2", "n": cs.n})
+        self._phase = None
+        self._counter("heap live", ts, cs.heap_live_after)
+        self._counter("heap goal", ts, self._goal(cs.heap_goal))
 
     # ---- builders -----------------------------------------------------------------------------------
     def _gname(self, g: int) -> str:
@@ -318,17 +350,6 @@ class PerfettoTrace:
             return
         self._counters[name] = value
         self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {unit: value}})
-
-    def _gc_phase(self, phase: str, ts: int) -> None:
-        # Phases are emitted from whichever P runs the coordinator: keep the lane monotonic.
-        ts = max(ts, self._gc_last)
-        self._gc_last = ts
-        if self._phase is not None:
-            name, t0 = self._phase
-            self._slice(self.gc_tid, name, t0, ts, "gc.phase", {"phase": name})
-            self._phase = None
-        if phase != "off":
-            self._phase = (phase, ts)
 
     def _metadata(self) -> list[dict[str, Any]]:
         cfg = self.meta.get("config", {})

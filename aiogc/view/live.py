@@ -45,7 +45,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from aiogc.trace.events import Ev, Event
+from aiogc.trace.events import (
+    AssistEnd,
+    Event,
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GCPhase,
+    GCStart,
+    GoCreate,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    GoUnpark,
+    HeapAlloc,
+    Steal,
+)
 from aiogc.trace.metrics import summarize
 from aiogc.view.snapshot import (
     GCSnap,
@@ -64,7 +80,9 @@ KB = 1 << 10
 MB = 1 << 20
 GB = 1 << 30
 _BLOCKS = " ▁▂▃▄▅▆▇█"
-GC_KINDS = frozenset({Ev.GCStart, Ev.GCPhase, Ev.GCComplete, Ev.GCCoordWake, Ev.GCDone})
+GC_KINDS: frozenset[type[Event]] = frozenset({GCStart, GCPhase, GCComplete, GCCoordWake, GCDone})
+# Scheduler events after which the coordinator may have moved (followed while a completion waits).
+_SCHED_KINDS: frozenset[type[Event]] = frozenset({GoSched, GoUnpark, GoCreate, GoPreempt, GoPark, GoStart, Steal})
 WIDE = 120  # columns from which the wide layout (panels, utilisation bars, heap chart) is used
 TALL = 36  # rows from which it is used
 
@@ -119,6 +137,16 @@ def fmt_speed(speed: float | None) -> str:
     return f"1 wall s = {fmt_ns(speed * 1e9)} virtual"
 
 
+def cycle_dict(ev: GCDone) -> dict[str, Any]:
+    """A finished cycle as one flat dict: its ``CycleStats`` fields plus its phase boundaries from
+    the coordinator's ``CycleWork`` (``t_sweepterm`` ... ``t_end``), the numbers gctrace prints."""
+    d = ev.stats.as_dict()
+    w = ev.work
+    for k in ("t_sweepterm", "t_scan", "t_installwb", "t_mark", "t_markterm", "t_end", "heap0", "heap1", "heap2"):
+        d[k] = getattr(w, k)
+    return d
+
+
 # ---- what a run looked like (for charts and the side-by-side comparison) ---------------------------
 class RunRecord:
     """A bus subscriber keeping what the heap chart and the comparison need: heap samples
@@ -162,24 +190,24 @@ class RunRecord:
         return heap_goal_now(gc) if gc is not None else fallback
 
     def __call__(self, ev: Event) -> None:
-        ts, kind, _p, _g, arg = ev
+        ts = ev.ts
         if ts > self.end_ns:
             self.end_ns = ts
-        if kind == Ev.HeapAlloc:
-            live, _trigger, goal = arg
-            self._goal = self._goal_now(int(goal))
-            self._sample(ts, int(live))
-        elif kind == Ev.GCStart:
-            self.cycle_starts.append((ts, int(arg.get("n", len(self.cycle_starts) + 1))))
-        elif kind == Ev.GCPhase and arg == "mark":
+        if isinstance(ev, HeapAlloc):
+            self._goal = self._goal_now(ev.goal)
+            self._sample(ts, ev.heap_live)
+        elif isinstance(ev, GCStart):
+            self.cycle_starts.append((ts, ev.n))
+        elif isinstance(ev, GCPhase) and ev.phase == "mark":
             self._goal = self._goal_now(self._goal)
-        elif kind == Ev.GCDone:
-            d = dict(arg)
+        elif isinstance(ev, GCDone):
+            d = cycle_dict(ev)
             self.cycles.append(d)
-            self._goal = self._goal_now(int(d.get("heap_goal", self._goal)))
-            self._sample(ts, int(d.get("heap_live_after", 0)))
-        elif kind == Ev.GCCoordWake:
-            self.wakes.append(dict(arg, ts=ts))
+            self._goal = self._goal_now(int(d["heap_goal"]))
+            self._sample(ts, int(d["heap_live_after"]))
+        elif isinstance(ev, GCCoordWake):
+            self.wakes.append({"ts": ts, "phase": ev.phase, "latency_ns": ev.latency_ns,
+                               "completed_on": ev.completed_on, "who": ev.who, "alloc_after": ev.alloc_after})
 
     def at(self, t: int) -> dict[str, Any]:
         """What the run had done by virtual time ``t``: cycles finished, heap live, the longest
@@ -339,35 +367,33 @@ class LiveView:
         return f"G{g.id} {g.label}" if g.label else f"G{g.id}"
 
     def __call__(self, ev: Event) -> None:
-        ts, kind, p, g, arg = ev
+        ts, kind, p, g = ev.ts, type(ev), ev.p, ev.g
         if ts > self.last_ns:
             self.last_ns = ts
         self.record(ev)
         if kind in GC_KINDS:
             self.gc_events += 1
-        if kind == Ev.HeapAlloc:
-            self.heap_live, self.trigger, self.goal = int(arg[0]), int(arg[1]), int(arg[2])
-        elif kind == Ev.AssistEnd:
+        if isinstance(ev, HeapAlloc):
+            self.heap_live, self.trigger, self.goal = ev.heap_live, ev.trigger, ev.goal
+        elif isinstance(ev, AssistEnd):
             self.assists += 1
-        elif self.pending and kind in (Ev.GoSched, Ev.GoUnpark, Ev.GoCreate, Ev.GoPreempt, Ev.GoPark,
-                                       Ev.GoStart, Ev.Steal):
-            self._follow_coordinator(ts, kind, p, g, arg)
-        if kind == Ev.GCPhase:
-            self.phase = str(arg)
-            if arg == "mark2":
+        elif self.pending and kind in _SCHED_KINDS:
+            self._follow_coordinator(ev)
+        if isinstance(ev, GCPhase):
+            self.phase = ev.phase
+            if ev.phase == "mark2":
                 self._say(ts, f"GC {self.cycle_n}: mark 1 left grey work in the Ps' caches → mark 2", "dim")
-        elif kind == Ev.GCStart:
-            d = arg
-            self.cycle_n = int(d.get("n", self.cycle_n + 1))
-            self.heap_live = int(d.get("heap_live", self.heap_live))
-            self.trigger = int(d.get("trigger", self.trigger))
+        elif isinstance(ev, GCStart):
+            self.cycle_n = ev.n
+            self.heap_live = ev.heap_live
+            self.trigger = ev.trigger
             self.pending.clear()
-            why = "forced" if d.get("forced") else f"heap {fmt_bytes(self.heap_live)} ≥ trigger {fmt_bytes(self.trigger)}"
+            why = "forced" if ev.forced else f"heap {fmt_bytes(self.heap_live)} ≥ trigger {fmt_bytes(self.trigger)}"
             self._say(ts, f"GC {self.cycle_n} start: {why}", "cyan")
-        elif kind == Ev.GCComplete:
-            phase, who = arg
-            pend = _Pending(ts, p, g, int(phase), str(who), self._gname(g))
-            self.pending[int(phase)] = pend
+        elif isinstance(ev, GCComplete):
+            phase, who = ev.phase, ev.who
+            pend = _Pending(ts, p, g, phase, who, self._gname(g))
+            self.pending[phase] = pend
             if who == "assist":
                 self.assist_completions += 1
             else:
@@ -375,23 +401,24 @@ class LiveView:
             by = f"assist {pend.gname}" if who == "assist" else ("a mark worker" if who == "worker" else who)
             self._say(ts, f"mark {phase} complete ({by}, P{p}): coordinator readied into P{p}'s runnext",
                       "yellow")
-        elif kind == Ev.GCCoordWake:
-            self._wake(ts, p, arg)
-        elif kind == Ev.GCDone:
-            d = dict(arg)
-            self.heap_live = int(d.get("heap_live_after", self.heap_live))
-            style = "red" if d.get("overshoot", 0.0) > 0.5 else "green"
-            self._say(ts, f"GC {d.get('n', '?')} done: heap {fmt_bytes(d.get('heap_at_mark_term', 0))} at mark "
-                          f"termination vs goal {fmt_bytes(d.get('heap_goal', 0))} "
-                          f"({fmt_pct(d.get('overshoot', math.nan))}), mark {fmt_ns(d.get('mark_duration_ns', 0))}, "
-                          f"completed by {d.get('completed_by', '?')}", style)
+        elif isinstance(ev, GCCoordWake):
+            self._wake(ev)
+        elif isinstance(ev, GCDone):
+            d = cycle_dict(ev)
+            self.heap_live = int(d["heap_live_after"])
+            style = "red" if d["overshoot"] > 0.5 else "green"
+            self._say(ts, f"GC {d['n']} done: heap {fmt_bytes(d['heap_at_mark_term'])} at mark "
+                          f"termination vs goal {fmt_bytes(d['heap_goal'])} "
+                          f"({fmt_pct(d['overshoot'])}), mark {fmt_ns(d['mark_duration_ns'])}, "
+                          f"completed by {d['completed_by']}", style)
 
-    def _follow_coordinator(self, ts: int, kind: str, p: int, g: int, arg: Any) -> None:
+    def _follow_coordinator(self, ev: Event) -> None:
         """While a completion waits: say when the completing goroutine yields, and when the
         coordinator changes place (kicked out of runnext, moved to the global queue...)."""
+        ts, p, g = ev.ts, ev.p, ev.g
         coord = locate_coordinator(self.rt)
         for pend in self.pending.values():
-            if kind == Ev.GoSched and pend.p == p and pend.g == g:
+            if isinstance(ev, GoSched) and pend.p == p and pend.g == g:
                 pend.gosched = True
                 self._say(ts, f"{pend.gname} yields (gosched): the coordinator runs next on P{p}", "green")
             if coord.state in ("running", "parked"):
@@ -399,21 +426,21 @@ class LiveView:
             where = coord.where()
             if where != pend.coord_state:
                 if pend.coord_state and coord.state != "runnext":
-                    cause = (f"{self._gname(int(arg))} readied into P{p}'s runnext: "
-                             if kind == Ev.GoUnpark and isinstance(arg, int) else "")
+                    cause = (f"{self._gname(ev.target)} readied into P{p}'s runnext: "
+                             if isinstance(ev, GoUnpark) else "")
                     self._say(ts, f"{cause}coordinator kicked, now {where}", "bold red")
-                elif kind == Ev.GoPreempt:
+                elif isinstance(ev, GoPreempt):
                     self._say(ts, f"P{p}: {self._gname(g)} preempted; coordinator {where}", "yellow")
                 pend.coord_state = where
 
-    def _wake(self, ts: int, p: int, arg: Any) -> None:
-        d = arg
-        phase = int(d.get("phase", 0) or 0)
+    def _wake(self, ev: GCCoordWake) -> None:
+        ts, p = ev.ts, ev.p
+        phase = ev.phase
         pend = self.pending.pop(phase, None)
-        lat = int(d.get("latency_ns", 0) or 0)
-        who = str(d.get("who") or (pend.who if pend else "?"))
-        on = d.get("completed_on", pend.p if pend else -1)
-        alloc = int(d.get("alloc_after", 0) or 0)
+        lat = ev.latency_ns
+        who = ev.who or (pend.who if pend else "?")
+        on = ev.completed_on
+        alloc = ev.alloc_after
         gosched = pend.gosched if pend is not None else False
         self.wakes.append({"ts": ts, "phase": phase, "latency_ns": lat, "who": who, "completed_on": on,
                            "ran_on": p, "alloc_after": alloc, "gosched": gosched})

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogc.sched.g import RUNNABLE, RUNNING, STATUS_NAMES, WAITING
+from aiogc.sched.p import P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING
 
-_P_STATUS = {0: "idle", 1: "running", 3: "gcstop", 4: "dead"}
+_P_STATUS = {P_IDLE: "idle", P_RUNNING: "running", P_GCSTOP: "gcstop", P_DEAD: "dead"}
 COORDINATOR_LABEL = "GC coordinator"
 
 
@@ -125,7 +126,7 @@ def snapshot_sched(rt: Any) -> SchedSnap:
     ps = []
     for p in sched.allp:
         idle = p.t_idle
-        if p.status == 0 and p.idle_since:
+        if p.status == P_IDLE and p.idle_since:
             idle += max(0, now - p.idle_since)
         status = _P_STATUS.get(p.status, str(p.status))
         if status == "running" and p.curg is None:
@@ -138,7 +139,7 @@ def snapshot_sched(rt: Any) -> SchedSnap:
         ps.append(PSnap(
             id=p.id, status=status, curg=gname(p.curg),
             runnext=gname(p.runnext), runq=len(p.runq), spinning=bool(p.spinning),
-            clock=max(p.clock, now) if p.status == 0 else p.clock,
+            clock=max(p.clock, now) if p.status == P_IDLE else p.clock,
             t_mutator=p.t_mutator, t_assist=p.t_assist, t_bgmark=p.t_bgmark, t_idle=idle, coord_here=here,
         ))
     return SchedSnap(now_ns=now, ps=tuple(ps), global_runq=len(sched.gq), ngoroutines=len(sched.allgs),
