@@ -651,7 +651,7 @@ class LiveView:
 
     # ---- layout --------------------------------------------------------------------------------------
     def header(self, snap: SchedSnap, g: GCSnap | None) -> Text:
-        t = Text(f"{self.title} ", style="bold")
+        t = Text(f"{self.title} · ", style="bold")
         t.append(self.label, style="bold red" if self.label.lower().endswith("off") else "bold green")
         t.append(f" · GOMAXPROCS={len(snap.ps)} seed={self.seed} · t={snap.now_ns / 1e6:.3f} ms virtual")
         if g is not None:
@@ -892,6 +892,7 @@ class LiveSession:
                     self._keys = reader.read
         self.paused = False
         self._step_from: int | None = None  # gc_events count when "next GC event" was asked
+        self._last_poll = 0.0
         self.live: Live | None = None
         self._v0: int | None = None
         self._w0 = 0.0
@@ -968,7 +969,10 @@ class LiveSession:
             self.paused = True
             self._update_status()
             self.refresh()
-        self._poll(0.0)
+        w_now = time.monotonic()
+        if w_now - self._last_poll >= 0.02:  # keys: a select() at most every 20 ms, not every step
+            self._last_poll = w_now
+            self._poll(0.0)
         while self.paused:
             self.refresh()
             self._poll(0.05)
