@@ -80,19 +80,6 @@ def test_csv_and_table(result: dict[str, Any], tmp_path: Any) -> None:
     assert f"{fmt_ns(lat['p50'])} / {fmt_ns(lat['p99'])} / {fmt_ns(lat['max'])}" in text
 
 
-def test_progress_lines_estimate_the_time_left(capsys: Any) -> None:
-    from aiogc.experiments.output import eta_seconds, fmt_eta, progress
-
-    assert eta_seconds(0, 10, 5.0) is None and eta_seconds(2, 10, 4.0) == 16.0
-    assert fmt_eta(16.0) == "16 s" and fmt_eta(185) == "3 min 05 s" and fmt_eta(3720) == "1 h 02 min"
-    with progress("compare") as prog:  # stderr is not a terminal here: plain lines
-        prog(1, 4, "run a")
-        prog(4, 4, "run d")
-    err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("[1/4] run a (") and "left)" in err[0]
-    assert err[1].startswith("[4/4] run d (") and "left" not in err[1]
-
-
 def test_bad_values() -> None:
     with pytest.raises(ConfigError):
         compare(0, [1], 1)

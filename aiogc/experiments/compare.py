@@ -21,6 +21,7 @@ import argparse
 import csv
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -28,7 +29,7 @@ from typing import Any
 
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
-from aiogc.experiments.output import fitted_table, progress, table_console
+from aiogc.experiments.output import fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.trace.metrics import summarize
 
@@ -309,6 +310,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``aiogc compare``: run, print the table, write --json/--csv/--plot."""
+    from rich.console import Console
 
     seeds = getattr(args, "seeds", 10)
     gmps = getattr(args, "gomaxprocs", None) or [1, 2, 4, 8]
@@ -338,10 +340,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except PlotUnavailable as e:
             raise ConfigError("plot", args.plot, str(e)) from None
     out = table_console()
+    err = Console(stderr=True)
     nruns = (seeds if isinstance(seeds, int) else len(seeds)) * len(gmps) * 2
     collect: dict[str, Any] | None = {} if args.plot else None
-    with progress(f"compare: {nruns} runs") as prog:
-        result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog, gogc=gogc, collect=collect)
+    if err.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("compare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=err, transient=True) as bar:
+            task = bar.add_task("", total=nruns)
+
+            def prog(done: int, total: int, what: str) -> None:
+                bar.update(task, completed=done, description=what)
+
+            result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog, gogc=gogc, collect=collect)
+    else:
+        def prog_plain(done: int, total: int, what: str) -> None:
+            print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
+
+        result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog_plain, gogc=gogc, collect=collect)
     out.print(render_table(result))
     if args.json:
         write_json(result, args.json)

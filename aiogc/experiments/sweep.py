@@ -52,7 +52,7 @@ from aiogc.argtypes import positive_int as _pos_int
 from aiogc.config import Config, parse_bool, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.compare import seed_list
-from aiogc.experiments.output import PIPED_WIDTH, fits, fitted_table, progress, table_console
+from aiogc.experiments.output import PIPED_WIDTH, fits, fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.trace.metrics import FIELDS, CycleStats, summarize
 
@@ -633,6 +633,7 @@ def _check_writable(path: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``aiogc sweep``: validate everything, connect, run, stream, then summary and plot."""
+    from rich.console import Console
 
     from aiogc.cli import CLIError
 
@@ -677,12 +678,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor.shutdown(wait=ok)
 
     ok = False
+    err = Console(stderr=True)
     total_jobs = len(grid.points()) * len(seeds)
     t0 = time.perf_counter()
     try:
-        with progress(f"sweep: {total_jobs} jobs") as prog:
-            result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog,
-                               cancel_on_error=cancel)
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.description}"), console=err, transient=True) as bar:
+                task = bar.add_task("", total=None)
+
+                def prog(done: int, total: int, what: str) -> None:
+                    bar.update(task, total=total, completed=done, description=what)
+
+                result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog,
+                                   cancel_on_error=cancel)
+        else:
+            def prog_plain(done: int, total: int, what: str) -> None:
+                print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
+
+            result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume,
+                               progress=prog_plain, cancel_on_error=cancel)
         ok = True
     except KeyboardInterrupt:
         if out:
