@@ -103,9 +103,10 @@ def _fix_off_wait_frames(sizes: list[tuple[int, int]], min_wait_ns: int = 3_000_
     return frames, seen
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-def test_fix_off_wait_frame_names_the_coordinator_and_shows_the_banner(size: tuple[int, int]) -> None:
-    frames, seen = _fix_off_wait_frames([size])
+@pytest.mark.parametrize("size, wait_ns", [((80, 24), 3_000_000), ((160, 48), 3_000_000),
+                                           ((80, 24), 9_000_000)])
+def test_fix_off_wait_frame_names_the_coordinator_and_shows_the_banner(size: tuple[int, int], wait_ns: int) -> None:
+    frames, seen = _fix_off_wait_frames([size], wait_ns)
     text = frames[size]
     w, h = size
     lines = text.splitlines()

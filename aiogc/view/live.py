@@ -598,7 +598,7 @@ class LiveView:
     def gc_lines(self, g: GCSnap | None, *, wide: bool, width: int) -> list[Text]:
         if g is None:
             return [Text("no collector attached")]
-        bar_w = max(10, min(40, width - 44))
+        bar_w = max(10, min(40, width - 50))
         out = [self.phase_line(g), self.heap_line(g, bar_w), self.scan_line(g, bar_w)]
         if wide:
             scale = max(g.heap_live, g.goal, g.trigger, 1)
@@ -651,11 +651,12 @@ class LiveView:
 
     # ---- layout --------------------------------------------------------------------------------------
     def header(self, snap: SchedSnap, g: GCSnap | None) -> Text:
-        t = Text(f"{self.title} · ", style="bold")
+        t = Text(f"{self.title} · ", style="bold", no_wrap=True, overflow="ellipsis")
         t.append(self.label, style="bold red" if self.label.lower().endswith("off") else "bold green")
-        t.append(f" · GOMAXPROCS={len(snap.ps)} seed={self.seed} · t={snap.now_ns / 1e6:.3f} ms virtual")
+        t.append(f" · t={snap.now_ns / 1e6:.3f} ms virtual")
         if g is not None:
             t.append(f" · {g.numgc} cycle(s) done")
+        t.append(f" · GOMAXPROCS={len(snap.ps)} seed={self.seed}")
         return t
 
     def render(self, width: int | None = None, height: int | None = None) -> RenderableType:
@@ -683,7 +684,7 @@ class LiveView:
         used = 1
         for line in self.banner_lines(snap, g):
             parts.append(Text(line, style="bold white on red"))
-            used += (len(line) + width - 1) // max(1, width)
+            used += _wrapped(line, width)
         parts.append(self.procs_table(snap, wide=False, width=width))
         used += 1 + len(snap.ps)
         if g is not None and g.pending is None:
@@ -691,11 +692,11 @@ class LiveView:
             used += 1
         gl = self.gc_lines(g, wide=False, width=width)
         parts.extend(gl)
-        used += len(gl)
+        used += sum(_wrapped(t.plain, width) for t in gl)
         cmp = self.compare_line(snap.now_ns)
         if cmp is not None:
             parts.append(cmp)
-            used += (cmp.cell_len + width - 1) // max(1, width)
+            used += _wrapped(cmp.plain, width)
         footer = self._footer()
         room = height - used - len(footer)
         parts.extend(self.events_text(room, width))
@@ -737,6 +738,21 @@ class LiveView:
 
     def __rich__(self) -> RenderableType:
         return self.render()
+
+
+def _wrapped(line: str, width: int) -> int:
+    """How many lines ``line`` takes when word-wrapped at ``width`` columns (as rich wraps it)."""
+    n, col = 1, 0
+    for word in line.split(" "):
+        w = len(word)
+        if col and col + 1 + w > width:
+            n += 1
+            col = 0
+        col += (1 if col else 0) + w
+        while col > width:  # a word longer than the line is folded
+            n += 1
+            col -= width
+    return n
 
 
 class _Frame:
