@@ -270,7 +270,7 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     p = CUR.p
     if p is None or p.curg is None:
         raise NotInGoroutine("aiogc.alloc must be awaited inside a goroutine (aiogc.run(main()))")
-    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
+    return p.sched.runtime.gc.mallocgc(p, p.curg, size, nptrs)
 
 
 def _check_alloc_args(size: Any, nptrs: Any) -> None:
@@ -298,17 +298,17 @@ def weak(ref: Ref) -> Weak:
 
 async def gc() -> None:
     """``runtime.GC()``: run a full (stop-the-world) collection and wait for it."""
-    await _p().sched.gc.gc_forced()
+    await _p().sched.runtime.gc.gc_forced()
 
 
 def globals() -> dict[str, Any]:
     """The runtime's global roots: a dict whose ``Ref`` values (and containers of them) stay alive."""
-    return _p().sched.gc.globals  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.globals
 
 
 def read_mem_stats() -> Any:
     """``runtime.ReadMemStats``: a ``MemStats`` snapshot (``next_gc`` is the trigger, as in Go 1.5)."""
-    return _p().sched.gc.read_mem_stats()
+    return _p().sched.runtime.gc.read_mem_stats()
 
 
 def set_gc_percent(n: int | None) -> int | None:
@@ -316,4 +316,4 @@ def set_gc_percent(n: int | None) -> int | None:
     from aiogc.config import parse_gogc
 
     v = parse_gogc(-1 if n is None else n, "gogc") if (n is None or n >= 0 or n == -1) else None
-    return _p().sched.gc.pacer.set_gc_percent(v)  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.pacer.set_gc_percent(v)

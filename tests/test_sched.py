@@ -11,13 +11,22 @@ import asyncio
 from typing import Any
 
 import pytest
-from helpers import events, make_rt, now_ns, start_labels
+from helpers import both_scheduler_paths, events, make_rt, now_ns, start_labels
 
 import aiogc
 from aiogc import Config, ConfigError, Deadlock, GoroutinePanic, NotInGoroutine
 from aiogc.trace.events import Ev, Recorder
 
 SLACK_NS = 1_000_000  # scheduling overheads (switches, steal attempts) are µs; 1 ms is generous
+
+_INLINE_DIGESTS: dict[str, list[str]] = {}
+
+
+@pytest.fixture(autouse=True, params=["inline", "slowpath"])
+def sched_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every scenario runs twice: with run_slice's inlined schedule()/execute()/gosched_impl() and
+    through the named functions (``Config.sched_slowpath``); the two event traces must be identical."""
+    yield from both_scheduler_paths(request, monkeypatch, _INLINE_DIGESTS)
 
 
 # ---------------------------------------------------------------------------- Gosched
@@ -902,3 +911,15 @@ def test_nested_run_is_a_typed_error() -> None:
         return str(e.value)
 
     assert "inside a goroutine" in aiogc.run(main(), gogc=None)
+
+
+def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
+    """With GC on, schedule() also runs its GC-worker and 61st-tick steps and findrunnable its idle
+    worker step: the autouse ``sched_path`` fixture compares this run's trace on both paths."""
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    for gmp in (2, 4):
+        rt = aiogc.Runtime(gomaxprocs=gmp, seed=5)
+        rt.run(seed_main(SeedWorkload(), cycles=3))
+        assert len(rt.stats.cycles) >= 3
+        assert rt.sched.nsched > 100

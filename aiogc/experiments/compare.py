@@ -31,6 +31,7 @@ from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
 from aiogc.experiments.output import fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
+from aiogc.io import nan_to_none, write_json
 from aiogc.trace.metrics import summarize
 
 METRICS = ("coordinator_latency_ns", "overshoot", "mark_duration_ns", "alloc_after_complete")
@@ -93,12 +94,8 @@ def _task(spec: tuple[int, bool, int, int, SeedWorkload | None, int | None, bool
 
 
 # ---- aggregation ----------------------------------------------------------------------------------------
-def _clean(v: float) -> float | None:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
 def _summary(values: Iterable[float]) -> dict[str, float | None]:
-    return {k: _clean(v) for k, v in summarize(values).items()}
+    return {k: nan_to_none(v) for k, v in summarize(values).items()}
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -232,14 +229,6 @@ def write_csv(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
             wr.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
-def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    import json
-
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, allow_nan=False)
-        f.write("\n")
-
-
 def render_table(result: dict[str, Any]) -> Any:
     """A rich Table: one row per (gomaxprocs, fix on/off), the README's columns.  Each measure's
     statistics share one cell ("p50 / p99 / max"); each column is as wide as its widest cell and
@@ -361,7 +350,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog_plain, gogc=gogc, collect=collect)
     out.print(render_table(result))
     if args.json:
-        write_json(result, args.json)
+        write_json(args.json, result, allow_nan=False)
     if args.csv:
         write_csv(result, args.csv)
     if args.plot:

@@ -79,7 +79,8 @@ async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) ->
                 return
         if not sched.gc_blacken_enabled:
             return
-        start = p.clock if col.virtual else col.now(p)
+        clock = col.clock
+        start = clock.now(p)
         if bus.on:
             bus.emit(AssistStart(col.now(p), p.id, g.id, debt))
         # Marking: this assist counts as an active marker (Go: nwait -= 1) for the whole
@@ -96,9 +97,7 @@ async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) ->
             if not w:
                 break
             work += w
-            cost = (w >> 3) * col.c_word
-            p.clock += cost
-            p.t_assist += cost
+            clock.charge(p, (w >> 3) * col.c_word, "t_assist")
             await tick_trap()
             p = current_p()
         g.gcscanwork += work
@@ -110,7 +109,7 @@ async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) ->
         # The seed records `completed` whenever this assist saw the condition,
         # even if another marker's complete() got there first.
         completed = col.gc_mark_done(p, "assist")
-        dur = (p.clock if col.virtual else col.now(p)) - start
+        dur = clock.now(p) - start
         pacer.assist_time_ns += dur
         if bus.on:
             bus.emit(AssistEnd(col.now(p), p.id, g.id, work, stolen, completed))

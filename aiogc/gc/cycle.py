@@ -136,11 +136,14 @@ class Collector:
         self.bg_mark2 = MarkSignal(2)
         self.assist_queue: deque[list[Any]] = deque()  # [g, debt] (Go 1.6's work.assistQueue)
         self.worker_mode: dict[int, str] = {}
-        self.virtual = self.sched.virtual
-        self.c_alloc = cfg.cost_alloc_ns if self.virtual else 0
-        self.c_alloc_slow = cfg.cost_alloc_slow_ns if self.virtual else 0
-        self.c_wb = cfg.cost_wb_ns if self.virtual else 0
-        self.c_word = cfg.cost_scan_word_ns if self.virtual else 0
+        # The clock service (see aiogc.sched.drivers): the collector never asks which clock runs.
+        # Per-allocation and per-pointer-write hot paths add these costs to p.clock inline.
+        clock = rt.driver
+        self.clock = clock
+        self.c_alloc = clock.cost(cfg.cost_alloc_ns)
+        self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
+        self.c_wb = clock.cost(cfg.cost_wb_ns)
+        self.c_word = clock.cost(cfg.cost_scan_word_ns)
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
@@ -155,10 +158,26 @@ class Collector:
             self.init_p(p)
         self.sched.gc = self
 
+    # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
         p.gcw = self.marker.new_gcw()
-        p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+        p.mcache = [0] * len(SIZE_CLASSES)
+
+    def destroy_p(self, p: P) -> None:
+        """``procresize`` removed ``p`` (between cycles): its parked background mark worker exits."""
+        w = p.mark_worker
+        if w is not None:
+            if w.status != WAITING:
+                raise Throw("procresize: a mark worker is active outside a GC cycle")
+            w.status = DEAD
+            w.coro.close()
+            self.sched.allgs.pop(w.id, None)
+            p.mark_worker = None
+
+    def procresize(self, n: int) -> None:
+        """GOMAXPROCS is now ``n``: the pacer's dedicated/fractional worker split follows it."""
+        self.pacer.gomaxprocs = n
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,7 +188,8 @@ class Collector:
         self.heap.close()  # a Ref used after the run raises RuntimeEnded
 
     def now(self, p: P | None = None) -> int:
-        return self.sched.now(p)
+        """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
+        return int(self.clock.now(p))
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:
@@ -207,7 +227,7 @@ class Collector:
         ref = Ref(heap, obj, heap._gen_v[obj])
         if nptrs:
             self.pacer.heap_scan += nptrs << 3  # scannable bytes allocated since the last GC
-        mc = p.mcache  # type: ignore[attr-defined]
+        mc = p.mcache
         if cls and mc[cls] > 0:
             mc[cls] -= 1
             slow = False
@@ -305,7 +325,7 @@ class Collector:
         bus = self.bus
         p = current_p()
         self._ensure_workers()
-        t_sweepterm = p.clock if self.virtual else self.now(p)
+        t_sweepterm = self.now(p)
         work = CycleWork(forced=forced, t_sweepterm=t_sweepterm, heap0=heap.heap_live, trigger=pacer.next_gc)
         self.work = work
         self.phase = GC_SWEEPTERM
@@ -327,7 +347,7 @@ class Collector:
         self.nactive = 0
         self.bg_mark1.clear()
         self.bg_mark2.clear()
-        start_line = pacer.start_cycle(heap.heap_live, self._t(p))
+        start_line = pacer.start_cycle(heap.heap_live, self.now(p))
         work.goal = pacer.heap_goal if not forced else heap.heap_live
         work.trigger_ratio = pacer.trigger_ratio
         if bus.on:
@@ -335,23 +355,23 @@ class Collector:
         # 7. Write barrier on.
         self._set_phase(GC_SCAN, p)
         if forced:
-            work.t_scan = work.t_installwb = work.t_mark = self._t(p)
+            work.t_scan = work.t_installwb = work.t_mark = self.now(p)
             await self._mark_termination(p, work, forced=True)
             return
         sched.start_the_world()
         p = current_p()
-        work.t_scan = t_scan = self._t(p)
+        work.t_scan = t_scan = self.now(p)
         work.stw_ns += t_scan - t_sweepterm
         # 8. Concurrent root scan by the coordinator.
         await self._scan_roots(p)
         p = current_p()
-        work.t_installwb = self._t(p)
+        work.t_installwb = self.now(p)
         # 9-11. Mark phase: blackening on.
         self._set_phase(GC_MARK, p)
-        pacer.bg_mark_prepare(self._t(p))
+        pacer.bg_mark_prepare(self.now(p))
         self.worker_mode.clear()
         sched.gc_blacken_enabled = True
-        work.t_mark = self._t(p)
+        work.t_mark = self.now(p)
         for _ in range(len(sched.pidle)):
             sched.wakep()  # idle Ps may run idle-priority mark workers
         # 12. Wait for mark 1.
@@ -361,7 +381,7 @@ class Collector:
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         for q in sched.allp:
             q.gcw.dispose()
         # 14. Mark 2 if work remains.
@@ -376,9 +396,6 @@ class Collector:
         else:
             self.bg_mark2.done = True
         await self._mark_termination(p, work, forced=False)
-
-    def _t(self, p: P) -> int:
-        return p.clock if self.virtual else self.now(p)
 
     def _set_phase(self, phase: str, p: P) -> None:
         self.phase = phase
@@ -395,7 +412,7 @@ class Collector:
             g.waitreason = "mark wait (idle)"
             await park_trap()
         p = current_p()
-        now = self._t(p)
+        now = self.now(p)
         if sig.complete_ns >= 0:
             sig.latency_ns = max(0, now - sig.complete_ns)
         else:
@@ -411,7 +428,7 @@ class Collector:
         if sig.done:
             return False
         sig.done = True
-        sig.complete_ns = self._t(p)
+        sig.complete_ns = self.now(p)
         sig.complete_p = p.id
         sig.who = who
         sig.alloc_at = self.heap.total_alloc
@@ -470,14 +487,14 @@ class Collector:
             scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
             if (i + 1) % STACKS_PER_SAFEPOINT == 0:
                 marker.mark_roots(scanner.out, p.gcw)
-                p.clock += scanner.words * self.c_word
+                self.clock.charge(p, scanner.words * self.c_word)
                 marker.scan_work += scanner.words * 8
                 scanner.out.clear()
                 scanner.words = 0
                 await safepoint_trap()
                 p = current_p()
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         marker.scan_work += scanner.words * 8  # the issue: stack scanning costs scan work
         p.gcw.dispose()
         # Let the other Ps catch up to the end of the scan before the coordinator enables
@@ -489,7 +506,7 @@ class Collector:
         heap = self.heap
         pacer = self.pacer
         marker = self.marker
-        work.t_markterm = t_markterm = self._t(p)
+        work.t_markterm = t_markterm = self.now(p)
         if not forced:
             await stw_trap()
             p = current_p()
@@ -498,7 +515,7 @@ class Collector:
         work.heap1 = heap1 = heap.heap_live
         if not forced:
             pacer.scan_work = marker.scan_work  # W_a: every P's gcw was just disposed
-            end_line = pacer.end_cycle(heap1, self._t(p))
+            end_line = pacer.end_cycle(heap1, self.now(p))
             if self.bus.on:
                 self.bus.emit(GCPacerEnd(self.now(p), p.id, -1, **end_line))
         sched.gc_blacken_enabled = False
@@ -523,7 +540,7 @@ class Collector:
             marker.mark_roots(held.tolist(), gcw)
         drained = marker.drain(gcw, None)
         gcw.dispose()
-        p.clock += (scanner.words * 8 + int(held.size) * 8 + drained) // 8 * self.c_word
+        self.clock.charge(p, (scanner.words * 8 + int(held.size) * 8 + drained) // 8 * self.c_word)
         marker.check_no_work(q.gcw for q in sched.allp)
         if self.debug.get("gccheckmark"):
             # Roots re-found independently of the table: the stacks and globals, plus every
@@ -540,14 +557,14 @@ class Collector:
         self.alloc_black = False
         heap.sweep()
         for q in sched.allp:
-            q.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+            q.mcache = [0] * len(SIZE_CLASSES)
         # Wake assists parked on the queue (Go 1.6's gcWakeAllAssists).
         while self.assist_queue:
             g, _ = self.assist_queue.popleft()
             if g.status == WAITING:
                 sched.ready(g)
         self.numgc += 1
-        t_end = self._t(p) + (sched.c_stw if self.virtual else 0)
+        t_end = self.now(p) + sched.c_stw
         work.t_end = t_end
         stw_term = t_end - t_markterm if not forced else t_end - work.t_sweepterm
         work.stw_ns += stw_term

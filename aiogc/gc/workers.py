@@ -87,7 +87,7 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
         return None
     if pacer.fractional_needed <= 0:
         return None
-    now = (p.clock if col.virtual else col.now(p)) - pacer.bg_mark_start_ns
+    now = col.clock.now(p) - pacer.bg_mark_start_ns
     if now > 0 and pacer.fractional_mark_time_ns / now > pacer.fractional_goal:
         return None
     pacer.fractional_needed -= 1
@@ -111,12 +111,13 @@ async def _worker(col: Collector, p0: P) -> None:
     pacer = col.pacer
     bus = col.bus
     c_word = col.c_word
+    clock = col.clock
     while True:
         p = current_p()
         g = p.curg
         assert g is not None
         mode = col.worker_mode.get(p.id, IDLE)
-        start = p.clock if col.virtual else col.now(p)
+        start = clock.now(p)
         col.nactive += 1
         if bus.on:
             bus.emit(WorkerStart(col.now(p), p.id, g.id, mode))
@@ -127,9 +128,7 @@ async def _worker(col: Collector, p0: P) -> None:
             if work:
                 total += work
                 credit += work
-                cost = (work >> 3) * c_word
-                p.clock += cost
-                p.t_bgmark += cost
+                clock.charge(p, (work >> 3) * c_word, "t_bgmark")
                 if credit >= GC_BG_CREDIT_SLACK:
                     col.flush_bg_credit(credit)
                     credit = 0
@@ -145,8 +144,7 @@ async def _worker(col: Collector, p0: P) -> None:
                 break  # we are the last marker: the getfull barrier releases us
             # getfull: others are still marking; wait for work or for them to finish.
             col.nactive -= 1
-            p.clock += GETFULL_SLEEP_NS if col.virtual else 0
-            p.t_bgmark += GETFULL_SLEEP_NS if col.virtual else 0
+            clock.charge(p, GETFULL_SLEEP_NS, "t_bgmark")
             await safepoint_trap()
             p = current_p()
             col.nactive += 1
@@ -160,7 +158,7 @@ async def _worker(col: Collector, p0: P) -> None:
         g.preempt = False
         if sched.gc_blacken_enabled:
             col.gc_mark_done(p, "worker")
-        dur = (p.clock if col.virtual else col.now(p)) - start
+        dur = clock.now(p) - start
         if mode == DEDICATED:
             pacer.dedicated_mark_time_ns += dur
             pacer.dedicated_needed += 1
