@@ -75,6 +75,7 @@ from aiogc.trace.events import (
     WorkerEnd,
     WorkerStart,
 )
+from aiogc.trace.metrics import heap_goal_now
 
 PID = 1
 _GO_STOP: frozenset[type[Event]] = frozenset({GoSched, GoPreempt, GoPark, GoEnd})
@@ -270,8 +271,6 @@ class PerfettoTrace:
         gc = getattr(self.rt, "gc", None)
         if gc is None:
             return fallback
-        from aiogc.view.snapshot import heap_goal_now
-
         return heap_goal_now(gc)
 
     def _initial_counters(self) -> None:

@@ -20,6 +20,9 @@ from typing import Any
 
 from aiogc.sched.g import RUNNABLE, RUNNING, STATUS_NAMES, WAITING
 from aiogc.sched.p import P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING
+from aiogc.trace.metrics import heap_goal_now
+
+__all__ = ["heap_goal_now", "locate_coordinator", "pending_completion", "snapshot_gc", "snapshot_sched"]
 
 _P_STATUS = {P_IDLE: "idle", P_RUNNING: "running", P_GCSTOP: "gcstop", P_DEAD: "dead"}
 COORDINATOR_LABEL = "GC coordinator"
@@ -189,12 +192,6 @@ class GCSnap:
             "mark": f"mark {self.mark or 1}",
             "marktermination": "mark termination (STW)",
         }.get(self.phase, self.phase)
-
-
-def heap_goal_now(gc: Any) -> int:
-    """The goal now: the running cycle's, or between cycles the one the next cycle will aim at
-    (as ``read_mem_stats`` reports it; before the first cycle too, so it is never 0)."""
-    return int(gc.pacer.heap_goal if gc.phase != "off" else gc.next_heap_goal())
 
 
 def pending_completion(gc: Any) -> PendingSnap | None:
