@@ -27,12 +27,6 @@ def recorded_runtime(**fields: Any) -> tuple[aiogc.Runtime, Recorder]:
     return rt, rec
 
 
-def run_recorded(coro: Any, **fields: Any) -> tuple[Any, Recorder, aiogc.Runtime]:
-    """Run ``coro`` as main on a new runtime with every event kept: ``(result, recorder, runtime)``."""
-    rt, rec = recorded_runtime(**fields)
-    return rt.run(coro), rec, rt
-
-
 def events(rec: Recorder | list[Event], kind: type[E]) -> list[E]:
     """The recorded events of one kind, in order."""
     evs = rec.events if isinstance(rec, Recorder) else rec

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from helpers import events
+from helpers import events, recorded_runtime
 
 import aiogc
 from aiogc.experiments.workloads import SeedWorkload, seed_main
@@ -80,9 +80,7 @@ class AssistProbe:
 def _seed_run(yield_after_assist: bool, **cfg: Any) -> dict[str, Any]:
     fields = dict(gomaxprocs=SEED_RUN["gomaxprocs"], seed=SEED_RUN["seed"], yield_after_assist=yield_after_assist)
     fields.update(cfg)
-    rt = aiogc.Runtime(**fields)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    rt, rec = recorded_runtime(**fields)
     probe = AssistProbe(rt)
     rt.bus.subscribe(probe)
     rt.run(seed_main(SeedWorkload(), cycles=SEED_RUN["cycles"]))
@@ -348,9 +346,7 @@ def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
 
 
 def _policy_run(policy: str, seed: int) -> tuple[aiogc.Runtime, Recorder, list[tuple[Any, ...]]]:
-    rt = aiogc.Runtime(gomaxprocs=2, seed=seed, assist_policy=policy)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    rt, rec = recorded_runtime(gomaxprocs=2, seed=seed, assist_policy=policy)
     probe = AssistProbe(rt)
     rt.bus.subscribe(probe)
     parked: dict[int, tuple[int, str, int, int]] = {}

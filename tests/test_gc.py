@@ -632,12 +632,11 @@ def test_set_gc_percent_returns_old_and_changes_pacing() -> None:
 
 
 def _recorded_seed_run(seed: int) -> tuple[str, list[Any], int]:
-    from aiogc.experiments.workloads import SeedWorkload, seed_main
-    from aiogc.trace.events import Recorder
+    from helpers import recorded_runtime
 
-    rt = aiogc.Runtime(gomaxprocs=2, seed=seed)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    rt, rec = recorded_runtime(gomaxprocs=2, seed=seed)
     rt.run(seed_main(SeedWorkload(), cycles=3))
     return rec.digest(), rt.stats.cycles, len(rec.events)
 

@@ -19,7 +19,8 @@ goroutine that any delay of an ordinary goroutine delays too:
      re-scan every goroutine's stack (see roots.py: shared Python containers have no
      write barrier), drain to
      completion, checkmark (GODEBUG=gccheckmark=1), heap statistics and the
-     next trigger, sweep, world started, gctrace line.
+     next trigger, sweep, world started, the cycle's record published (``GCDone``: gctrace
+     and the other observers are subscribers, in aiogc.trace).
 
 ``complete()`` takes effect once per phase.  Completion ("no grey objects
 anywhere and nobody marking") is checked by every marker when it stops

@@ -576,22 +576,23 @@ class Sched:
 
         ``run_slice`` inlines it for the GOSCHED trap, tied to it by ``Config.sched_slowpath``.
         """
-        g.status = RUNNABLE
-        g.ready_ns = p.clock
-        self._leave(p)
-        self.gq.append(g)
+        self._to_global_queue(p, g)
         if self.bus.on:
             self.bus.emit(GoSched(self.now(p), p.id, g.id))
 
     def _preempt(self, p: P, g: G) -> None:
         """Models ``gopreempt_m``: ``goschedImpl`` for a preempted G (a ``GoPreempt`` event)."""
         g.preempt = False
+        self._to_global_queue(p, g)
+        if self.bus.on:
+            self.bus.emit(GoPreempt(self.now(p), p.id, g.id))
+
+    def _to_global_queue(self, p: P, g: G) -> None:
+        """``goschedImpl``'s body: running -> runnable, off ``p``, to the global queue tail."""
         g.status = RUNNABLE
         g.ready_ns = p.clock
         self._leave(p)
         self.gq.append(g)
-        if self.bus.on:
-            self.bus.emit(GoPreempt(self.now(p), p.id, g.id))
 
     def _park_on_future(self, p: P, g: G, fut: Any) -> None:
         """The G awaits an asyncio future (or another G): park until it is done."""
