@@ -327,4 +327,4 @@ def set_gc_percent(n: int | str | None) -> int | None:
     from aiogc.config import parse_gogc
 
     v = None if type(n) is int and n < 0 else parse_gogc(n, "gogc")
-    return _p().sched.runtime.gc.pacer.set_gc_percent(v)  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.pacer.set_gc_percent(v)
