@@ -26,15 +26,23 @@ anywhere and nobody marking") is checked by every marker when it stops
 marking: an assist, a background worker, or (go1.5) the scheduler when it
 looks for a mark worker and finds neither work nor markers.
 
+``Config.go_commit`` selects the point of the July 2015 series (default the seed
+exactly); the later changes are switches: ``yield_after_assist`` (500c88d4),
+``assist_policy="retry"`` (8f34b253), ``no_worker_after_complete`` and
+``sched_complete`` (64a32ffe: both signals start done and each is cleared just
+before its wait; mark 2 always waited for; the scheduler completes a phase it
+finds without work or markers), ``assist_in_scan`` (510fd135: blackening enabled
+for assists from the scan phase).  At the seed two things can hang a cycle, in
+real Go as in the model (docs/realgo.md): a dedicated worker (GOMAXPROCS >= 4)
+that completed mark 1 is restarted by ``schedule()`` ahead of the coordinator in
+its own P's ``runnext`` until another P idles and steals it; and a phase with no
+grey object is completed by nobody while no marker runs (no assist debt, no
+dedicated worker, no idle P).
+
 Departures, each a choice for a single-threaded model:
   * completion is Go's (no marker active, global lists empty; see
     ``mark_done_now``): per-P caches are flushed by the coordinator after mark 1,
     and mark 2 caches nothing, so when mark 2 completes no grey is left anywhere;
-  * go1.5's fix 64a32ffe is applied: no worker starts after the current phase
-    completed (the seed restarted useless workers between mark 1 and mark 2,
-    which in a model where workers run before ``runnext`` livelocks the P);
-  * go1.5's scheduler-side completion is applied (the seed could hang when no
-    marker was left to notice completion);
   * the sweep runs inside the mark-termination pause and is not charged to it
     (Go sweeps concurrently and lazily);
   * ``aiogc.gc()`` under GOGC=off still collects (as later Go does; Go 1.5's
@@ -342,6 +350,12 @@ class Collector:
             cur["t_scan"] = cur["t_installwb"] = cur["t_mark"] = self._t(p)
             await self._mark_termination(p, cur, forced=True)
             return
+        cfg = self.config
+        if cfg.assist_in_scan:
+            # 510fd135: gcBgMarkPrepare and gcBlackenEnabled before the scan, with the world still
+            # stopped: assists (and idle workers) may blacken during the scan.
+            self._bg_mark_prepare(p)
+            sched.gc_blacken_enabled = True
         sched.start_the_world()
         p = current_p()
         cur["t_scan"] = t_scan = self._t(p)
@@ -352,13 +366,17 @@ class Collector:
         cur["t_installwb"] = self._t(p)
         # 9-11. Mark phase: blackening on.
         self._set_phase(GC_MARK, p)
-        pacer.bg_mark_prepare(self._t(p))
-        self.worker_mode.clear()
-        sched.gc_blacken_enabled = True
+        if cfg.assist_in_scan:
+            pacer.bg_mark_start_ns = self._t(p)  # 510fd135: workers' utilisation is timed from here
+        else:
+            self._bg_mark_prepare(p)
+            sched.gc_blacken_enabled = True
         cur["t_mark"] = self._t(p)
         for _ in range(len(sched.pidle)):
             sched.wakep()  # idle Ps may run idle-priority mark workers
-        # 12. Wait for mark 1.
+        # 12. Wait for mark 1 (64a32ffe: clear the signal just before, so workers may start now).
+        if cfg.no_worker_after_complete:
+            self.bg_mark1.clear()
         await self._wait(self.bg_mark1)
         p = current_p()
         # 13. Re-scan globals, flush every P's cache to the global lists.
@@ -368,11 +386,15 @@ class Collector:
         p.clock += scanner.words * self.c_word
         for q in sched.allp:
             q.gcw.dispose()
-        # 14. Mark 2 if work remains.
-        if not marker.global_empty():
+        # 14. Mark 2 if work remains (64a32ffe: always, the scheduler completing it if no
+        # marker is left; the seed's check is racy: a worker started for mark 1 may still be
+        # marking and complete mark 2 early, as 64a32ffe's message says).
+        if cfg.no_worker_after_complete or not marker.global_empty():
             cur["mark2"] = True
             self.blacken_promptly = True
             self.alloc_black = True
+            if cfg.no_worker_after_complete:
+                self.bg_mark2.clear()
             if bus.on:
                 bus.emit(self.now(p), Ev.GCPhase, p.id, -1, "mark2")
             await self._wait(self.bg_mark2)
@@ -384,6 +406,16 @@ class Collector:
 
     def _t(self, p: P) -> int:
         return p.clock if self.virtual else self.now(p)
+
+    def _bg_mark_prepare(self, p: P) -> None:
+        """Models ``gcBgMarkPrepare``: no marker active; the mark signals cleared (the seed) or
+        both set "done" (64a32ffe: no background worker may start until a wait clears one)."""
+        self.nactive = 0
+        done = self.config.no_worker_after_complete
+        self.bg_mark1.done = done
+        self.bg_mark2.done = done
+        self.pacer.bg_mark_prepare(self._t(p))
+        self.worker_mode.clear()
 
     def _set_phase(self, phase: str, p: P) -> None:
         self.phase = phase
@@ -572,6 +604,9 @@ class Collector:
             gc_cpu_fraction=frac, mark_duration_ns=mark_dur, heap_start=cur["heap0"],
             trigger_ratio=cur["trigger_ratio"], forced=forced, mark2=bool(cur.get("mark2")),
             gomaxprocs=gmp, scan_work=self.marker.scan_work,
+            clk_sweepterm_ns=cur["t_scan"] - cur["t_sweepterm"] if not forced else 0,
+            clk_scan_ns=cur["t_installwb"] - cur["t_scan"], clk_installwb_ns=t_mark - cur["t_installwb"],
+            clk_markterm_ns=t_end - t_markterm if not forced else t_end - cur["t_sweepterm"],
         )
         self.stats.cycles.append(cs)
         self.stats.gc_cpu_ns += assist + bg + stw * gmp
