@@ -14,9 +14,10 @@ from aiogc.errors import (
     Deadlock,
     GoroutinePanic,
     NotInGoroutine,
+    RuntimeEnded,
     UseAfterFree,
 )
-from aiogc.gc.heap import Ref
+from aiogc.gc.heap import Ref, Weak
 from aiogc.runtime import (
     Runtime,
     alloc,
@@ -32,13 +33,14 @@ from aiogc.runtime import (
     read_mem_stats,
     run,
     set_gc_percent,
+    weak,
 )
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
 from aiogc.sched.timers import sleep
 
 __all__ = [
-    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "ChanClosed",
-    "Ref", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
+    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "RuntimeEnded", "ChanClosed",
+    "Ref", "Weak", "weak", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select", "sleep",
 ]
