@@ -177,6 +177,11 @@ class Config:
       heap_minimum   4 MiB in Go; scaled by GOGC/100.
     Observability:
       godebug     GODEBUG string (gctrace, gcpacertrace, gccheckmark, schedtrace, scheddetail).
+    Model checking:
+      sched_slowpath  run every goroutine switch through ``Sched.schedule``/``execute``/
+                  ``gosched_impl`` instead of ``run_slice``'s inlined copies (same trace, slower);
+                  default $AIOGC_SCHED_SLOWPATH=1, else False.  The tests run the scheduler
+                  scenarios both ways and require identical event digests.
     """
 
     gomaxprocs: int = _UNSET
@@ -195,6 +200,7 @@ class Config:
     workbuf_size: int = 24
     heap_minimum: int = 4 << 20
     godebug: str = _UNSET
+    sched_slowpath: bool = _UNSET
     # Virtual-time cost model (integer ns).
     cost_switch_ns: int = 200  # schedule() + execute(): one goroutine switch
     cost_go_ns: int = 300  # newproc: creating a goroutine
@@ -232,6 +238,8 @@ class Config:
             set_(self, "gogc", _env_gogc())
         else:
             set_(self, "gogc", parse_gogc(self.gogc))
+        if self.sched_slowpath is _UNSET:
+            set_(self, "sched_slowpath", os.environ.get("AIOGC_SCHED_SLOWPATH", "") == "1")
         if self.godebug is _UNSET:
             set_(self, "godebug", os.environ.get("GODEBUG", ""))
             set_(self, "debug", parse_godebug(self.godebug, "GODEBUG"))
@@ -255,7 +263,7 @@ class Config:
             raise ConfigError("seed", self.seed, "an integer")
         int_field("preempt_ns", 1)
         for name in ("runnext", "steal", "yield_after_assist", "no_worker_after_complete", "sched_complete",
-                     "assist_in_scan"):
+                     "assist_in_scan", "sched_slowpath"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if self.assist_policy not in ("seed", "retry", "queue"):

@@ -19,6 +19,7 @@ import pytest
 import aiogc
 from aiogc.errors import UseAfterFree
 from aiogc.gc.sizeclass import round_size
+from aiogc.trace.events import Event, GCDone, GCStart
 
 # Weak pointers to objects under observation (they are not roots): see the module docstring.
 _OUTSIDE: list[Any] = []
@@ -481,13 +482,13 @@ class PacerProbe:
         self.at_start: list[dict[str, Any]] = []
         self.at_end: list[dict[str, Any]] = []
 
-    def __call__(self, ev: tuple[int, str, int, int, Any]) -> None:
+    def __call__(self, ev: Event) -> None:
         pc = self.rt.gc.pacer
         snap = {"reachable": pc.heap_reachable, "next_gc": pc.next_gc, "ratio": pc.trigger_ratio,
                 "marked": pc.heap_marked, "gogc": pc.gogc, "heap_minimum": pc.heap_minimum}
-        if ev[1] == "GCStart":
+        if isinstance(ev, GCStart):
             self.at_start.append(snap)
-        elif ev[1] == "GCDone":
+        elif isinstance(ev, GCDone):
             self.at_end.append(snap)
 
 

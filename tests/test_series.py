@@ -67,10 +67,10 @@ def _between_mark1_and_coordinator(events: list[Any]) -> list[list[Any]]:
     out: list[list[Any]] = []
     cur: list[Any] | None = None
     for ev in events:
-        if ev[1] == Ev.GCComplete and ev[4][0] == 1:
+        if isinstance(ev, Ev.GCComplete) and ev.phase == 1:
             cur = []
             out.append(cur)
-        elif ev[1] == Ev.GCCoordWake and ev[4]["phase"] == 1:
+        elif isinstance(ev, Ev.GCCoordWake) and ev.phase == 1:
             cur = None
         elif cur is not None:
             cur.append(ev)
@@ -81,35 +81,40 @@ def test_seed_starts_workers_between_mark1_and_mark2_and_64a32ffe_does_not() -> 
     # Without the yield (the parent) the coordinator waits long enough after mark 1 for the
     # scheduler to look for workers; the worker behaviour is the seed's (the parent differs only
     # by the yield).
-    seed = [e for w in _between_mark1_and_coordinator(_events("parent", cycles=10)) for e in w
-            if e[1] == Ev.WorkerStart]
-    nostart = [e for w in _between_mark1_and_coordinator(_events("nostart", cycles=10, yield_after_assist=False))
-               for e in w if e[1] == Ev.WorkerStart]
+    seed = [e for w in _between_mark1_and_coordinator(_events("parent", cycles=20)) for e in w
+            if isinstance(e, Ev.WorkerStart)]
+    nostart = [e for w in _between_mark1_and_coordinator(_events("nostart", cycles=20, yield_after_assist=False))
+               for e in w if isinstance(e, Ev.WorkerStart)]
     assert nostart == []
     assert seed, "at the seed the scheduler keeps starting workers until both signals are done"
 
 
 def test_scheduler_completion_only_from_64a32ffe() -> None:
     def whos(commit: str) -> set[str]:
-        return {e[4][1] for e in _events(commit, cycles=10) if e[1] == Ev.GCComplete}
+        return {e.who for e in _events(commit, cycles=10) if isinstance(e, Ev.GCComplete)}
 
     assert "sched" not in whos("seed")
     assert "sched" in whos("nostart")  # mark 2 is always waited for: often nobody is left to complete it
 
 
 def test_assists_during_the_scan_phase_only_from_510fd135() -> None:
-    def assists_in_scan(commit: str) -> int:
-        phase = "off"
-        n = 0
-        for e in _events(commit, cycles=8):
-            if e[1] == Ev.GCPhase:
-                phase = e[4]
-            elif e[1] == Ev.AssistStart and phase == "scan":
-                n += 1
-        return n
+    def blacken_at_scan(commit: str) -> set[bool]:
+        rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=1, go_commit=commit, clock="virtual", godebug="")
+        seen: set[bool] = set()
+        phase = [""]
 
-    assert assists_in_scan("nostart") == 0
-    assert assists_in_scan("asap") > 0
+        def sub(ev: Any) -> None:
+            if isinstance(ev, Ev.GCPhase):
+                phase[0] = ev.phase
+            elif isinstance(ev, Ev.STWEnd) and phase[0] == "scan":
+                seen.add(rt.sched.gc_blacken_enabled)  # what the mutators see during the scan
+
+        rt.bus.subscribe(sub)
+        rt.run(seed_main(SeedWorkload(), cycles=3))
+        return seen
+
+    assert blacken_at_scan("nostart") == {False}
+    assert blacken_at_scan("asap") == {True}
 
 
 def test_seed_nothing_to_mark_is_never_completed_while_the_p_is_busy() -> None:

@@ -222,7 +222,7 @@ def test_resume_runs_nothing_twice(grid: Grid, pool: Executor, reference: list[s
 
 
 def test_resume_refuses_another_sweeps_file(grid: Grid, tmp_path: Path) -> None:
-    from aiogc.cli import CLIError
+    from aiogc.io import CLIError
 
     out = tmp_path / "other.csv"
     out.write_text("gomaxprocs,seed,n\n2,0,1\n")

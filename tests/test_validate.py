@@ -104,9 +104,9 @@ def test_sleep_is_readied_by_timerproc_into_runnext() -> None:
     rec = Recorder()
     rt.bus.subscribe(rec)
     rt.run(main())
-    labels = {e[3]: e[4] for e in rec.events if e[1] == Ev.GoStart}
-    unparks = [e for e in rec.events if e[1] == Ev.GoUnpark]
+    labels = {e.g: e.label for e in rec.events if isinstance(e, Ev.GoStart)}
+    unparks = [e for e in rec.events if isinstance(e, Ev.GoUnpark)]
     tp = [g for g, lab in labels.items() if lab == "timerproc"]
     assert tp, "timerproc ran"
-    woke = [e for e in unparks if e[3] == tp[0]]
-    assert woke and woke[0][4] == rt.sched.main_g.id and woke[0][0] >= 500_000
+    woke = [e for e in unparks if e.g == tp[0]]
+    assert woke and woke[0].target == rt.sched.main_g.id and woke[0].ts >= 500_000

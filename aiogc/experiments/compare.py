@@ -30,6 +30,7 @@ from typing import Any
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
 from aiogc.experiments.workloads import SeedWorkload
+from aiogc.io import nan_to_none, write_json
 from aiogc.trace.metrics import summarize
 
 METRICS = ("coordinator_latency_ns", "overshoot", "mark_duration_ns", "alloc_after_complete")
@@ -64,7 +65,7 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
     """
     import aiogc
     from aiogc.experiments.workloads import seed_main
-    from aiogc.trace.events import Ev, Event
+    from aiogc.trace.events import Event, GCDone, HeapAlloc
 
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist,
                        clock="virtual", godebug="")
@@ -73,13 +74,11 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
         goal = [0]
 
         def sub(ev: Event) -> None:
-            kind = ev[1]
-            if kind == Ev.HeapAlloc:
-                live, _, g = ev[4]
-                goal[0] = g
-                samples.append((ev[0], live, g))
-            elif kind == Ev.GCDone:
-                samples.append((ev[0], ev[4]["heap_live_after"], goal[0]))
+            if isinstance(ev, HeapAlloc):
+                goal[0] = ev.goal
+                samples.append((ev.ts, ev.heap_live, ev.goal))
+            elif isinstance(ev, GCDone):
+                samples.append((ev.ts, ev.stats.heap_live_after, goal[0]))
 
         rt.bus.subscribe(sub)
     summary = rt.run(seed_main(workload or SeedWorkload(), cycles=cycles + WARMUP))
@@ -104,12 +103,8 @@ def _task(spec: tuple[int, bool, int, int, SeedWorkload | None, int | None, bool
 
 
 # ---- aggregation ----------------------------------------------------------------------------------------
-def _clean(v: float) -> float | None:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
 def _summary(values: Iterable[float]) -> dict[str, float | None]:
-    return {k: _clean(v) for k, v in summarize(values).items()}
+    return {k: nan_to_none(v) for k, v in summarize(values).items()}
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -246,14 +241,6 @@ def write_csv(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
             wr.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
-def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    import json
-
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, allow_nan=False)
-        f.write("\n")
-
-
 def render_table(result: dict[str, Any]) -> Any:
     """A rich Table: one row per (gomaxprocs, fix on/off)."""
     from rich.table import Table
@@ -380,7 +367,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog_plain, gogc=gogc, collect=collect)
     out.print(render_table(result))
     if args.json:
-        write_json(result, args.json)
+        write_json(args.json, result, allow_nan=False)
     if args.csv:
         write_csv(result, args.csv)
     if args.plot:

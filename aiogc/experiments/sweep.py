@@ -39,7 +39,6 @@ import dataclasses
 import io
 import itertools
 import json
-import math
 import os
 import signal
 import sys
@@ -55,6 +54,7 @@ from aiogc.config import Config, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.compare import seed_list
 from aiogc.experiments.workloads import SeedWorkload
+from aiogc.io import CLIError, check_writable, nan_to_none
 from aiogc.trace.metrics import FIELDS, CycleStats, summarize
 
 WARMUP = 1  # as compare: the first cycle starts from the heap minimum with the pacer's first-cycle fake
@@ -64,6 +64,7 @@ NOT_SWEPT = {
     "seed": "use --seeds",
     "clock": "a sweep runs in virtual time (wall time is not reproducible)",
     "godebug": "tracing output is not a sweep parameter",
+    "sched_slowpath": "a model check that gives the same results by construction",
 }
 # A job stops after this much virtual time per cycle asked for, even if its cycles have not all finished
 # (a point where the collector hardly runs must not hang the sweep).  Defaults finish a cycle in ~1 ms.
@@ -313,8 +314,6 @@ def read_rows(path: str, grid: Grid) -> list[Row]:
 
     ``CLIError`` (one line) if the file was written for other parameters or is not a sweep file.
     """
-    from aiogc.cli import CLIError
-
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return []
     text, _ = _complete_text(path)
@@ -486,8 +485,6 @@ def local_executor(jobs: int | None = None) -> ProcessPoolExecutor:
 
 def dask_executor(address: str, timeout: float = DEFAULT_DASK_TIMEOUT) -> tuple[Executor, Callable[[], None]]:
     """Connect to the Dask scheduler at ``address`` (failing within ``timeout`` s) -> (executor, close)."""
-    from aiogc.cli import CLIError
-
     try:
         from distributed import Client
     except ImportError:
@@ -508,10 +505,6 @@ def dask_executor(address: str, timeout: float = DEFAULT_DASK_TIMEOUT) -> tuple[
 
 
 # ---- summary ---------------------------------------------------------------------------------------
-def _clean(v: float) -> float | None:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
 def summary(result: SweepResult) -> list[dict[str, Any]]:
     """Per point (grid order): its parameters, jobs, cycles, assist-completed share, and per metric
     mean/p50/p99/max over every cycle of every seed (None for an empty sample)."""
@@ -529,7 +522,7 @@ def summary(result: SweepResult) -> list[dict[str, Any]]:
         rec["assist_completed_share"] = (sum(r["completed_by"] == "assist" for r in rows) / len(rows)
                                          if rows else None)
         for m in METRICS:
-            rec[m] = {k: _clean(v) for k, v in summarize(r[m] for r in rows).items()}
+            rec[m] = {k: nan_to_none(v) for k, v in summarize(r[m] for r in rows).items()}
         out.append(rec)
     return out
 
@@ -646,17 +639,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"seconds to wait for the Dask scheduler (default {DEFAULT_DASK_TIMEOUT:g})")
 
 
-def _check_writable(path: str) -> None:
-    from aiogc.cli import _check_writable as check
-
-    check(path)
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``aiogc sweep``: validate everything, connect, run, stream, then summary and plot."""
     from rich.console import Console
-
-    from aiogc.cli import CLIError
 
     grid = parse_grid(args.grid)
     out: str | None = args.out
@@ -666,11 +651,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise CLIError("--jobs sets local worker processes; with --dask the cluster decides")
     if out:
         out_format(out)
-        _check_writable(out)
+        check_writable(out)
         if args.resume:
             read_rows(out, grid)  # another sweep's file: fail now
     if args.plot:
-        _check_writable(args.plot)
+        check_writable(args.plot)
         from aiogc.experiments.plots import PlotUnavailable, require_matplotlib
 
         try:

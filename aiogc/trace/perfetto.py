@@ -38,10 +38,29 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogc.config import MAX_GOMAXPROCS
-from aiogc.trace.events import Ev, Event
+from aiogc.trace.events import (
+    AssistEnd,
+    AssistStart,
+    Event,
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GCPhase,
+    GCStart,
+    GoEnd,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    HeapAlloc,
+    Steal,
+    STWStart,
+    WorkerEnd,
+    WorkerStart,
+)
 
 PID = 1
-_GO_STOP = frozenset({Ev.GoSched, Ev.GoPreempt, Ev.GoPark, Ev.GoEnd})
+_GO_STOP: frozenset[type[Event]] = frozenset({GoSched, GoPreempt, GoPark, GoEnd})
 
 
 def _us(ns: int) -> float:
@@ -112,80 +131,70 @@ class PerfettoTrace:
 
     # ---- the subscriber --------------------------------------------------------------------------
     def __call__(self, ev: Event) -> None:
-        ts, kind, p, g, arg = ev
+        ts = ev.ts
+        p = ev.p
+        g = ev.g
         if ts > self.last_ns:
             self.last_ns = ts
         if p >= self.nprocs:
             self.nprocs = p + 1  # a P added by runtime.GOMAXPROCS: it gets a lane too
-        if kind == Ev.GoStart:
+        if isinstance(ev, GoStart):
             self._end_g(p, ts)
-            if isinstance(arg, str) and arg:
-                self.labels[g] = arg
+            if ev.label:
+                self.labels[g] = ev.label
             if p >= 0:
                 self._run[p] = (g, ts)
-        elif kind in _GO_STOP:
+        elif type(ev) in _GO_STOP:
             cur = self._run.get(p)
             if cur is not None and cur[0] == g:
                 self._end_g(p, ts)
-        elif kind == Ev.AssistStart:
-            self._assist[g] = (p, ts, int(arg) if isinstance(arg, int) else 0)
-        elif kind == Ev.AssistEnd:
+        elif isinstance(ev, AssistStart):
+            self._assist[g] = (p, ts, ev.debt)
+        elif isinstance(ev, AssistEnd):
             st = self._assist.pop(g, None)
             if st is not None:
-                work, stolen, completed = arg if isinstance(arg, tuple) else (0, 0, False)
                 self._slice(st[0], "assist", st[1], ts, "gc.assist",
-                            {"g": g, "debt": st[2], "work": work, "stolen": stolen,
-                             "completed": bool(completed)})
-        elif kind == Ev.WorkerStart:
-            self._worker[g] = (p, ts, str(arg))
-        elif kind == Ev.WorkerEnd:
+                            {"g": g, "debt": st[2], "work": ev.work, "stolen": ev.stolen,
+                             "completed": ev.completed})
+        elif isinstance(ev, WorkerStart):
+            self._worker[g] = (p, ts, ev.mode)
+        elif isinstance(ev, WorkerEnd):
             wst = self._worker.pop(g, None)
             if wst is not None:
-                mode, work = arg if isinstance(arg, tuple) else (wst[2], 0)
-                self._slice(wst[0], f"mark worker ({mode})", wst[1], ts, "gc.worker",
-                            {"g": g, "mode": mode, "work": work})
-        elif kind == Ev.GCPhase:
-            self._gc_phase(str(arg), ts)
-        elif kind == Ev.GCStart:
-            d = arg if isinstance(arg, dict) else {}
-            self._cycle = (int(d.get("n", 0)), ts)
-            if "trigger" in d:
-                self._counter("heap trigger", ts, int(d["trigger"]))
-            if "heap_live" in d:
-                self._counter("heap live", ts, int(d["heap_live"]))
-            if "goal" in d:
-                self._counter("heap goal", ts, int(d["goal"]))
-        elif kind == Ev.GCDone:
-            d = arg if isinstance(arg, dict) else {}
+                self._slice(wst[0], f"mark worker ({ev.mode})", wst[1], ts, "gc.worker",
+                            {"g": g, "mode": ev.mode, "work": ev.work})
+        elif isinstance(ev, GCPhase):
+            self._gc_phase(ev.phase, ts)
+        elif isinstance(ev, GCStart):
+            self._cycle = (ev.n, ts)
+            self._counter("heap trigger", ts, ev.trigger)
+            self._counter("heap live", ts, ev.heap_live)
+        elif isinstance(ev, GCDone):
+            cs = ev.stats
             if self._cycle is not None:
                 n, t0 = self._cycle
                 self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
-                            {k: d[k] for k in ("n", "heap_goal", "heap_at_mark_term", "overshoot",
-                                               "coordinator_latency_ns", "completed_by",
-                                               "alloc_after_complete") if k in d})
+                            {"n": cs.n, "heap_goal": cs.heap_goal, "heap_at_mark_term": cs.heap_at_mark_term,
+                             "overshoot": cs.overshoot, "coordinator_latency_ns": cs.coordinator_latency_ns,
+                             "completed_by": cs.completed_by, "alloc_after_complete": cs.alloc_after_complete})
                 self._cycle = None
-            if "heap_live_after" in d:
-                self._counter("heap live", ts, int(d["heap_live_after"]))
-        elif kind == Ev.GCComplete:
-            phase, who = arg if isinstance(arg, tuple) else (arg, "")
-            self._instant(p, f"complete() mark {phase} by {who}", ts, "gc.complete",
-                          {"phase": phase, "who": who, "g": g})
-        elif kind == Ev.GCCoordWake:
-            d = arg if isinstance(arg, dict) else {"latency_ns": arg}
-            lat = d.get("latency_ns", 0)
-            self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord", dict(d, g=g))
-        elif kind == Ev.HeapAlloc:
-            if isinstance(arg, tuple) and len(arg) == 3:
-                live, trigger, goal = arg
-                self._counter("heap live", ts, int(live))
-                self._counter("heap trigger", ts, int(trigger))
-                self._counter("heap goal", ts, int(goal))
-        elif kind == Ev.STWStart:
+            self._counter("heap live", ts, cs.heap_live_after)
+        elif isinstance(ev, GCComplete):
+            self._instant(p, f"complete() mark {ev.phase} by {ev.who}", ts, "gc.complete",
+                          {"phase": ev.phase, "who": ev.who, "g": g})
+        elif isinstance(ev, GCCoordWake):
+            self._instant(p, f"coordinator wakes ({_fmt_lat(ev.latency_ns)})", ts, "gc.coord",
+                          {"phase": ev.phase, "latency_ns": ev.latency_ns, "completed_on": ev.completed_on,
+                           "who": ev.who, "alloc_after": ev.alloc_after, "g": g})
+        elif isinstance(ev, HeapAlloc):
+            self._counter("heap live", ts, ev.heap_live)
+            self._counter("heap trigger", ts, ev.trigger)
+            self._counter("heap goal", ts, ev.goal)
+        elif isinstance(ev, STWStart):
             self._instant(p, "stop the world", ts, "sched.stw", {"g": g})
-        elif kind == Ev.Steal:
-            if isinstance(arg, tuple):
-                self._instant(p, f"steal {arg[1]} from P{arg[0]}", ts, "sched.steal",
-                              {"victim": arg[0], "n": arg[1], "g": g})
+        elif isinstance(ev, Steal):
+            self._instant(p, f"steal {ev.n} from P{ev.victim}", ts, "sched.steal",
+                          {"victim": ev.victim, "n": ev.n, "g": g})
 
     # ---- builders -----------------------------------------------------------------------------------
     def _gname(self, g: int) -> str:

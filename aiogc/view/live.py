@@ -38,12 +38,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from aiogc.trace.events import Ev, Event
+from aiogc.sched.p import P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING
+from aiogc.trace.events import (
+    AssistEnd,
+    Event,
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GCPhase,
+    GCStart,
+    GoSched,
+    HeapAlloc,
+)
 from aiogc.trace.metrics import summarize
 
 MB = 1 << 20
 SPARK = " ▁▂▃▄▅▆▇█"
-_P_STATUS = {0: "idle", 1: "running", 3: "gcstop"}
+_P_STATUS = {P_IDLE: "idle", P_RUNNING: "running", P_GCSTOP: "gcstop", P_DEAD: "dead"}
 
 
 # ---- formatting ------------------------------------------------------------------------------------
@@ -128,12 +139,12 @@ def snapshot_sched(rt: Any) -> SchedSnap:
     ps = []
     for p in sched.allp:
         idle = p.t_idle
-        if p.status == 0 and p.idle_since:
+        if p.status == P_IDLE and p.idle_since:
             idle += max(0, now - p.idle_since)
         ps.append(PSnap(
             id=p.id, status=_P_STATUS.get(p.status, str(p.status)), curg=_gname(p.curg),
             runnext=_gname(p.runnext), runq=len(p.runq), spinning=bool(p.spinning),
-            clock=max(p.clock, now) if p.status == 0 else p.clock,
+            clock=max(p.clock, now) if p.status == P_IDLE else p.clock,
             t_mutator=p.t_mutator, t_assist=p.t_assist, t_bgmark=p.t_bgmark, t_idle=idle,
         ))
     return SchedSnap(now_ns=now, ps=tuple(ps), global_runq=len(sched.gq), ngoroutines=len(sched.allgs))
@@ -225,60 +236,58 @@ class LiveView:
                             for i in range(0, len(s), 2)]
 
     def __call__(self, ev: Event) -> None:
-        ts, kind, p, g, arg = ev
+        ts = ev.ts
         if ts > self.last_ns:
             self.last_ns = ts
-        if kind == Ev.HeapAlloc:
-            if isinstance(arg, tuple) and len(arg) == 3:
-                self.heap_live, self.trigger, self.goal = int(arg[0]), int(arg[1]), int(arg[2])
-                self._sample(ts)
-        elif kind == Ev.GoSched:
+        if isinstance(ev, HeapAlloc):
+            self.heap_live, self.trigger, self.goal = ev.heap_live, ev.trigger, ev.goal
+            self._sample(ts)
+        elif isinstance(ev, GoSched):
             for pend in self.pending.values():
-                if pend.p == p and pend.g == g:
+                if pend.p == ev.p and pend.g == ev.g:
                     pend.gosched = True
-        elif kind == Ev.AssistEnd:
+        elif isinstance(ev, AssistEnd):
             self.assists += 1
-        elif kind == Ev.GCPhase:
-            self.phase = str(arg)
-            if arg == "mark2":
+        elif isinstance(ev, GCPhase):
+            self.phase = ev.phase
+            if ev.phase == "mark2":
                 self._say(ts, f"GC {self.cycle_n}: mark 1 done, grey work left → mark 2", "dim")
-        elif kind == Ev.GCStart:
-            d = arg if isinstance(arg, dict) else {}
-            self.cycle_n = int(d.get("n", self.cycle_n + 1))
-            self.heap_live = int(d.get("heap_live", self.heap_live))
-            self.trigger = int(d.get("trigger", self.trigger))
+        elif isinstance(ev, GCStart):
+            self.cycle_n = ev.n
+            self.heap_live = ev.heap_live
+            self.trigger = ev.trigger
             self.pending.clear()
-            why = "forced" if d.get("forced") else f"heap {fmt_bytes(self.heap_live)} ≥ trigger {fmt_bytes(self.trigger)}"
+            why = "forced" if ev.forced else f"heap {fmt_bytes(self.heap_live)} ≥ trigger {fmt_bytes(self.trigger)}"
             self._say(ts, f"GC {self.cycle_n} start: {why}", "cyan")
             self._sample(ts)
-        elif kind == Ev.GCComplete:
-            phase, who = arg if isinstance(arg, tuple) else (arg, "?")
-            self.pending[int(phase)] = _Pending(ts, p, g, int(phase), str(who))
-            if who == "assist":
+        elif isinstance(ev, GCComplete):
+            self.pending[ev.phase] = _Pending(ts, ev.p, ev.g, ev.phase, ev.who)
+            if ev.who == "assist":
                 self.assist_completions += 1
             else:
                 self.worker_completions += 1
-        elif kind == Ev.GCCoordWake:
-            self._wake(ts, p, arg)
-        elif kind == Ev.GCDone:
-            d = dict(arg) if isinstance(arg, dict) else {}
+        elif isinstance(ev, GCCoordWake):
+            self._wake(ev)
+        elif isinstance(ev, GCDone):
+            d = ev.stats.as_dict()
             self.cycles.append(d)
-            self.heap_live = int(d.get("heap_live_after", self.heap_live))
+            self.heap_live = ev.stats.heap_live_after
             self._sample(ts)
-            style = "red" if d.get("overshoot", 0.0) > 0.5 else "green"
-            self._say(ts, f"GC {d.get('n', '?')} done: heap {fmt_bytes(d.get('heap_at_mark_term', 0))} at mark "
-                          f"termination vs goal {fmt_bytes(d.get('heap_goal', 0))} "
-                          f"({fmt_pct(d.get('overshoot', math.nan))}), mark {fmt_ns(d.get('mark_duration_ns', 0))}, "
-                          f"completed by {d.get('completed_by', '?')}", style)
+            style = "red" if d["overshoot"] > 0.5 else "green"
+            self._say(ts, f"GC {d['n']} done: heap {fmt_bytes(d['heap_at_mark_term'])} at mark "
+                          f"termination vs goal {fmt_bytes(d['heap_goal'])} "
+                          f"({fmt_pct(d['overshoot'])}), mark {fmt_ns(d['mark_duration_ns'])}, "
+                          f"completed by {d['completed_by']}", style)
 
-    def _wake(self, ts: int, p: int, arg: Any) -> None:
-        d = arg if isinstance(arg, dict) else {"latency_ns": arg}
-        phase = int(d.get("phase", 0) or 0)
+    def _wake(self, ev: GCCoordWake) -> None:
+        ts = ev.ts
+        p = ev.p
+        phase = ev.phase
         pend = self.pending.pop(phase, None)
-        lat = int(d.get("latency_ns", 0) or 0)
-        who = str(d.get("who") or (pend.who if pend else "?"))
-        on = d.get("completed_on", pend.p if pend else -1)
-        alloc = int(d.get("alloc_after", 0) or 0)
+        lat = ev.latency_ns
+        who = ev.who or (pend.who if pend else "?")
+        on = ev.completed_on
+        alloc = ev.alloc_after
         gosched = pend.gosched if pend is not None else False
         self.wakes.append({"ts": ts, "phase": phase, "latency_ns": lat, "who": who, "completed_on": on,
                            "ran_on": p, "alloc_after": alloc, "gosched": gosched})
