@@ -5,12 +5,28 @@ Precedence, as in Go: an explicit ``Config`` field beats the environment variabl
 validated at construction; a bad value raises ``ConfigError`` naming the field,
 the value and what is allowed.
 
-The ``cost_*`` fields are the virtual driver's model of what each operation costs
-on a 2015-era machine, in integer nanoseconds.  They only matter in virtual time;
-the wall driver measures real time.  The defaults are round numbers of the right
-order (a Go goroutine switch is ~150-250 ns, a small malloc ~20-50 ns, scanning a
-pointer word ~1-2 ns as in the pacer's design simulator), chosen so the seed
-experiment runs at realistic ratios, not measured on any one machine.
+The ``cost_*`` fields are the virtual driver's model of what each operation costs,
+in integer nanoseconds.  They only matter in virtual time; the wall driver measures
+real time.  Three are calibrated from real Go's own phase timings on the seed
+workload at GOMAXPROCS=1 (``aiogc/data/realgo.csv``, the seed, 180 cycles: one P, so
+no stop-the-world waits on another thread and no OS contention between Ps; see
+docs/realgo.md, "Calibration"):
+
+  cost_scan_word_ns   5 ns: real Go's mark CPU (assist + background + idle, p50 0.47 ms,
+                      mean 0.51 ms) per 8 bytes of scan work (~103k words a cycle: the
+                      1 KiB pointer-word nodes of a ~4 MB marked heap; the pointer-free
+                      leaves are greyed, not scanned).  So it is every per-object and
+                      per-pointer cost of marking, per word scanned, not a word's load.
+  cost_stw_ns         2 µs each way: sweep termination (stop the world, finish sweep,
+                      start the cycle, start the world) took 4 µs (p50 and mean).
+  cost_root_scan_ns   40 µs per markroot pass: the scan phase took 42 µs (p50; mean 51)
+                      and mark termination 42 µs (p50; mean 50), of which the goroutine
+                      stacks are ~2 µs in the model; the rest is markroot's fixed jobs
+                      (data and bss, finalizers, the walk over every span's specials, the
+                      mcache flush), charged once in the scan and once in mark termination.
+
+The others are round numbers of the right order (a goroutine switch ~200 ns, a small
+malloc ~30 ns), not measured on any one machine.
 """
 
 from __future__ import annotations
@@ -209,8 +225,9 @@ class Config:
     cost_alloc_ns: int = 30  # mallocgc fast path
     cost_alloc_slow_ns: int = 400  # mallocgc slow path (span refill, large object)
     cost_wb_ns: int = 5  # a pointer write with the write barrier on
-    cost_scan_word_ns: int = 2  # scanning one pointer-sized word (pacer simulator: 2 ns)
-    cost_stw_ns: int = 20_000  # stopping or starting the world, each
+    cost_scan_word_ns: int = 5  # mark CPU per word of scan work (calibrated, see above)
+    cost_stw_ns: int = 2_000  # stopping or starting the world, each (calibrated, see above)
+    cost_root_scan_ns: int = 40_000  # markroot's non-stack roots, per pass (calibrated, see above)
     cost_steal_ns: int = 500  # one steal attempt across Ps
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)

@@ -152,6 +152,9 @@ class Collector:
         self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
         self.c_wb = clock.cost(cfg.cost_wb_ns)
         self.c_word = clock.cost(cfg.cost_scan_word_ns)
+        # markroot's non-stack jobs per pass (data, bss, finalizers, span specials, mcache flush):
+        # charged once in the scan phase and once in mark termination (config.py: calibrated).
+        self.c_roots = clock.cost(cfg.cost_root_scan_ns)
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
@@ -511,6 +514,7 @@ class Collector:
         marker = self.marker
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
+        self.clock.charge(p, self.c_roots)
         me = self.sched.cur_g()
         gs = list(self.sched.allgs.values())
         for i, g in enumerate(gs):
@@ -567,6 +571,7 @@ class Collector:
         # frame's evaluation stack, a C container...).  Each one is charged as one root word,
         # what a stack scan that had seen it would have cost.  After this, the drain below
         # blackens everything they reach, so sweep frees no object Python can still load.
+        self.clock.charge(p, self.c_roots)
         held = heap.held_unmarked()
         if held.size:
             marker.mark_roots(held.tolist(), gcw)
