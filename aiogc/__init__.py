@@ -36,10 +36,11 @@ from aiogc.runtime import (
     weak,
 )
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
+from aiogc.sched.timers import sleep
 
 __all__ = [
     "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "RuntimeEnded", "ChanClosed",
     "Ref", "Weak", "weak", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
-    "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",
+    "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select", "sleep",
 ]

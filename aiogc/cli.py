@@ -236,6 +236,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_sweep(args)
 
 
+def add_validate_parser(sub: Any) -> None:
+    from aiogc.experiments.validate import add_validate_arguments
+
+    p = sub.add_parser("validate", help="the model against real Go's per-cycle data, side by side with bands",
+                       description="Run the seed workload with the configuration of each real-Go reference "
+                                   "set (commit of the July 2015 series x GOMAXPROCS; default: the data "
+                                   "shipped in the package) and print model and real Go side by side: "
+                                   "overshoot, cycles starting above goal, coordinator latency after an "
+                                   "assist completed, each figure marked within (ok) or outside (OUT) its "
+                                   "band.")
+    add_validate_arguments(p)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from aiogc.experiments.validate import cmd_validate as run_validate
+
+    return run_validate(args)
+
+
 def add_bench_parser(sub: Any) -> None:
     from aiogc.bench.suite import add_bench_arguments
 
@@ -258,6 +277,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
     "run": (add_run_parser, cmd_run),
     "compare": (add_compare_parser, cmd_compare),
     "sweep": (add_sweep_parser, cmd_sweep),
+    "validate": (add_validate_parser, cmd_validate),
     "bench": (add_bench_parser, cmd_bench),
 }
 

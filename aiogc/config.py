@@ -5,12 +5,28 @@ Precedence, as in Go: an explicit ``Config`` field beats the environment variabl
 validated at construction; a bad value raises ``ConfigError`` naming the field,
 the value and what is allowed.
 
-The ``cost_*`` fields are the virtual driver's model of what each operation costs
-on a 2015-era machine, in integer nanoseconds.  They only matter in virtual time;
-the wall driver measures real time.  The defaults are round numbers of the right
-order (a Go goroutine switch is ~150-250 ns, a small malloc ~20-50 ns, scanning a
-pointer word ~1-2 ns as in the pacer's design simulator), chosen so the seed
-experiment runs at realistic ratios, not measured on any one machine.
+The ``cost_*`` fields are the virtual driver's model of what each operation costs,
+in integer nanoseconds.  They only matter in virtual time; the wall driver measures
+real time.  Three are calibrated from real Go's own phase timings on the seed
+workload at GOMAXPROCS=1 (``aiogc/data/realgo.csv``, the seed, 180 cycles: one P, so
+no stop-the-world waits on another thread and no OS contention between Ps; see
+docs/realgo.md, "Calibration"):
+
+  cost_scan_word_ns   5 ns: real Go's mark CPU (assist + background + idle, p50 0.47 ms,
+                      mean 0.51 ms) per 8 bytes of scan work (~103k words a cycle: the
+                      1 KiB pointer-word nodes of a ~4 MB marked heap; the pointer-free
+                      leaves are greyed, not scanned).  So it is every per-object and
+                      per-pointer cost of marking, per word scanned, not a word's load.
+  cost_stw_ns         2 µs each way: sweep termination (stop the world, finish sweep,
+                      start the cycle, start the world) took 4 µs (p50 and mean).
+  cost_root_scan_ns   40 µs per markroot pass: the scan phase took 42 µs (p50; mean 51)
+                      and mark termination 42 µs (p50; mean 50), of which the goroutine
+                      stacks are ~2 µs in the model; the rest is markroot's fixed jobs
+                      (data and bss, finalizers, the walk over every span's specials, the
+                      mcache flush), charged once in the scan and once in mark termination.
+
+The others are round numbers of the right order (a goroutine switch ~200 ns, a small
+malloc ~30 ns), not measured on any one machine.
 """
 
 from __future__ import annotations
@@ -133,6 +149,47 @@ def parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(name, raw, "true/false, on/off, yes/no or 1/0")
 
 
+# The July 2015 series of golang/go runtime commits the model can be set to (``Config.go_commit``).
+# Each point is its parent plus one change; the per-commit switches below are what each change did.
+# Names: the short hash, the full hash (or any prefix of at least 7 hex digits), or the label.
+GO_SERIES: tuple[tuple[str, str, str], ...] = (
+    ("parent", "4f188c2d1c88d68d3f74a82c148cde804573d691", "before the seed: no yield after an assist completes"),
+    ("seed", "500c88d40db6798dddf181f39b6148415544ef94", "yield to the GC coordinator after assist completion"),
+    ("retry", "8f34b25318e712a18c3847bb1cc3e8d87076c211", "retry a GC assist until its debt is paid off"),
+    ("nostart", "64a32ffeee0003a6ead15a890016fea3187fabb1",
+     "no workers between mark 1 & 2; the scheduler signals completion; mark 2 always waited for"),
+    ("asap", "510fd1350d039d9c70b2411f3873db9bb86ae0eb", "enable GC assists ASAP (during the scan phase)"),
+)
+DEFAULT_GO_COMMIT = "500c88d4"
+
+# The switches each series point turns on (a later point keeps its predecessors' changes).
+# Field name -> (the index in GO_SERIES from which it is on, value when on, value before).
+SERIES_SWITCHES: dict[str, tuple[int, Any, Any]] = {
+    "yield_after_assist": (1, True, False),
+    "assist_policy": (2, "retry", "seed"),
+    "no_worker_after_complete": (3, True, False),
+    "sched_complete": (3, True, False),
+    "assist_in_scan": (4, True, False),
+}
+
+
+def resolve_go_commit(name: object, field_name: str = "go_commit") -> int:
+    """The index in ``GO_SERIES`` of a series point given by label, short or full hash (prefix >= 7)."""
+    allowed = ", ".join(f"{full[:8]} ({label})" for label, full, _ in GO_SERIES)
+    if not isinstance(name, str):
+        raise ConfigError(field_name, name, f"one of {allowed}")
+    s = name.strip().lower()
+    for i, (label, full, _) in enumerate(GO_SERIES):
+        if s == label or (len(s) >= 7 and full.startswith(s)):
+            return i
+    raise ConfigError(field_name, name, f"one of {allowed}")
+
+
+def go_commit_hash(cfg_value: str) -> str:
+    """The 8-digit hash of the series point ``cfg_value`` names."""
+    return GO_SERIES[resolve_go_commit(cfg_value)][1][:8]
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything that shapes a run.  Same config and seed: same virtual-time trace.
@@ -146,8 +203,20 @@ class Config:
       steal       what-if: False disables work stealing in findrunnable.
     GC:
       gogc        GOGC percentage; None is GOGC=off (no automatic cycles).
-      yield_after_assist  the seed fix: Gosched after an assist that completed a mark phase.
-      assist_policy  "seed" | "retry" | "queue": what an assist that cannot pay its debt does.
+      go_commit   the point of golang/go's July 2015 series the collector behaves as (default the
+                  seed, 500c88d4): "4f188c2d"/"parent", "500c88d4"/"seed", "8f34b253"/"retry",
+                  "64a32ffe"/"nostart", "510fd135"/"asap" (see GO_SERIES).  It sets the defaults
+                  of the five switches below; a switch given explicitly overrides its commit.
+      yield_after_assist  500c88d4, the seed fix: Gosched after an assist that completed a mark phase.
+      assist_policy  "seed" | "retry" | "queue": what an assist that cannot pay its debt does
+                  ("retry" is 8f34b253; "queue" is Go 1.6's assist queue, outside the series).
+      no_worker_after_complete  64a32ffe: both mark signals start "done" and are cleared just
+                  before each wait, so no background worker starts between mark 1 and mark 2
+                  (the seed restarts workers until both phases are done); mark 2 is always waited for.
+      sched_complete  64a32ffe: the scheduler itself signals completion when it finds no work
+                  and no marker (at the seed only a marker that stops marking can).
+      assist_in_scan  510fd135: assists are enabled from the start of the concurrent scan phase
+                  (at the seed only from the mark phase, with the background workers).
       workbuf_size   pointers per grey work buffer (Go 1.5: 24).
       heap_minimum   4 MiB in Go; scaled by GOGC/100.
     Observability:
@@ -166,8 +235,12 @@ class Config:
     preempt_ns: int = 10_000_000
     runnext: bool = True
     steal: bool = True
-    yield_after_assist: bool = True
-    assist_policy: str = "seed"
+    go_commit: str = DEFAULT_GO_COMMIT
+    yield_after_assist: bool = _UNSET
+    assist_policy: str = _UNSET
+    no_worker_after_complete: bool = _UNSET
+    sched_complete: bool = _UNSET
+    assist_in_scan: bool = _UNSET
     workbuf_size: int = 24
     heap_minimum: int = 4 << 20
     godebug: str = _UNSET
@@ -180,17 +253,30 @@ class Config:
     cost_alloc_ns: int = 30  # mallocgc fast path
     cost_alloc_slow_ns: int = 400  # mallocgc slow path (span refill, large object)
     cost_wb_ns: int = 5  # a pointer write with the write barrier on
-    cost_scan_word_ns: int = 2  # scanning one pointer-sized word (pacer simulator: 2 ns)
-    cost_stw_ns: int = 20_000  # stopping or starting the world, each
+    cost_scan_word_ns: int = 5  # mark CPU per word of scan work (calibrated, see above)
+    cost_stw_ns: int = 2_000  # stopping or starting the world, each (calibrated, see above)
+    cost_root_scan_ns: int = 40_000  # markroot's non-stack roots, per pass (calibrated, see above)
     cost_steal_ns: int = 500  # one steal attempt across Ps
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)
     lookahead_ns: int = 2_000  # how far a P may run ahead of the next P in virtual time (0 = strict)
     # Parsed GODEBUG (derived; not a constructor argument).
     debug: dict[str, int] = field(default_factory=dict, compare=False, repr=False, init=False)
+    # The series switches given explicitly (not derived from go_commit); ``replace`` keeps only these,
+    # so ``cfg.replace(go_commit=...)`` re-derives the others.
+    explicit_switches: frozenset[str] = field(default=frozenset(), compare=False, repr=False, init=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        point = resolve_go_commit(self.go_commit)
+        set_(self, "go_commit", GO_SERIES[point][1][:8])
+        explicit = set()
+        for name, (since, on, off) in SERIES_SWITCHES.items():
+            if getattr(self, name) is _UNSET:
+                set_(self, name, on if point >= since else off)
+            else:
+                explicit.add(name)
+        set_(self, "explicit_switches", frozenset(explicit))
         if self.gomaxprocs is _UNSET:
             set_(self, "gomaxprocs", _env_gomaxprocs())
         if self.gogc is _UNSET:
@@ -221,7 +307,8 @@ class Config:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError("seed", self.seed, "an integer")
         int_field("preempt_ns", 1)
-        for name in ("runnext", "steal", "yield_after_assist", "sched_slowpath"):
+        for name in ("runnext", "steal", "yield_after_assist", "no_worker_after_complete", "sched_complete",
+                     "assist_in_scan", "sched_slowpath"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if self.assist_policy not in ("seed", "retry", "queue"):
@@ -238,6 +325,9 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""
         kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        for name in SERIES_SWITCHES:
+            if name not in self.explicit_switches:
+                kw[name] = _UNSET  # derived from go_commit: re-derive from the (new) commit
         unknown = set(changes) - set(kw)
         if unknown:
             name = sorted(unknown)[0]

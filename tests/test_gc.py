@@ -345,7 +345,11 @@ def test_parked_goroutines_survive_concurrent_cycles_multi_p(gomaxprocs: int) ->
         await ch.send(None)
         return await out.recv(), n
 
-    ok, n = run(main, gomaxprocs=gomaxprocs, gogc=20, heap_minimum=64 << 10)
+    # At the seed, with GOMAXPROCS >= 4 a dedicated worker that completes mark 1 is restarted ahead of
+    # the coordinator in its P's runnext until another P idles, and these allocators never let one
+    # idle (docs/realgo.md, "The seed can hang"): from 64a32ffe on no worker starts between phases.
+    commit = "64a32ffe" if gomaxprocs >= 4 else "500c88d4"
+    ok, n = run(main, gomaxprocs=gomaxprocs, gogc=20, heap_minimum=64 << 10, go_commit=commit)
     assert ok
     assert n >= 4
 
@@ -518,8 +522,10 @@ def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> N
     early = max(steps[:3])
     late = max(steps[-4:])
     assert late < max(early, 0.02), f"trigger ratio does not settle: steps {steps}"
-    # settled: the late steps are noise around the fixed point, a fraction of the early ones
-    assert late < max(0.05, early / 4), f"trigger ratio does not settle: steps {steps}"
+    # settled: the late steps are noise around the fixed point, a fraction of the early ones (a
+    # third: with the calibrated mark cost, 5 ns a word, marks are long enough that the assist
+    # utilisation term of the trigger error varies ~0.1 from cycle to cycle at GOGC=200)
+    assert late < max(0.05, early / 3), f"trigger ratio does not settle: steps {steps}"
     for i, c in enumerate(cycles):
         s = probe.at_start[i]
         e = probe.at_end[i]
@@ -617,7 +623,10 @@ def test_set_gc_percent_returns_old_and_changes_pacing() -> None:
         res.append(aiogc.current_runtime().gc.pacer.gogc)
         return res
 
-    old50, old_off, n_off, old200, n_on, old_none, old100, final = aiogc.Runtime(gomaxprocs=1, seed=0).run(main())
+    # 64a32ffe: at the seed a mark phase with nothing to mark is completed by no one while main only
+    # allocates pointer-free objects (no assist debt, no worker, no idle P: docs/realgo.md).
+    old50, old_off, n_off, old200, n_on, old_none, old100, final = aiogc.Runtime(
+        gomaxprocs=1, seed=0, go_commit="64a32ffe").run(main())
     assert old50 == 100
     assert old_off == 50
     assert n_off == 0

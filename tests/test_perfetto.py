@@ -13,8 +13,10 @@ from aiogc.trace.perfetto import PerfettoTrace
 
 
 def _seed_trace(yield_after_assist: bool, cycles: int) -> tuple[dict[str, Any], Any]:
+    # 64a32ffe with the seed's assist policy: at the seed itself a dedicated worker can livelock its P
+    # ahead of the coordinator at GOMAXPROCS=4 (docs/realgo.md, mechanism C); this is about the trace.
     rt = aiogc.Runtime(gomaxprocs=4, seed=0, gogc=100, yield_after_assist=yield_after_assist, clock="virtual",
-                       godebug="")
+                       godebug="", go_commit="64a32ffe", assist_policy="seed")
     tr = PerfettoTrace.attach(rt)
     rt.run(seed_main(SeedWorkload(), cycles=cycles))
     tr.detach()

@@ -39,7 +39,9 @@ def test_alloc_procs_validated() -> None:
 def test_many_ps_finish_cycles_in_bounded_heap(gomaxprocs: int) -> None:
     # Before the cap, mark 1 at >= 96 Ps never completed (golang/go#12041's live-lock under a
     # per-P allocation rate) and the heap grew without bound.
-    rt = run_seed(gomaxprocs=gomaxprocs, seed=1, cycles=3, clock="virtual", godebug="")
+    # 64a32ffe: at the seed itself a dedicated worker can livelock mark 1 at GOMAXPROCS >= 4
+    # (docs/realgo.md, mechanism C); this test is about the workload's scaling.
+    rt = run_seed(gomaxprocs=gomaxprocs, seed=1, cycles=3, clock="virtual", godebug="", go_commit="64a32ffe")
     cycles = rt.stats.cycles
     assert len(cycles) >= 3
     assert all(c.gomaxprocs == gomaxprocs for c in cycles)

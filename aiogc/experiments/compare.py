@@ -52,9 +52,13 @@ def _decimate(tl: Timeline, n: int = MAX_TIMELINE_POINTS) -> Timeline:
 
 def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
             workload: SeedWorkload | None = None, gogc: int | None = 100,
-            timeline: Timeline | None = None) -> list[dict[str, Any]]:
+            timeline: Timeline | None = None, info: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One seed-workload run; returns its measured cycles as ``CycleStats`` dicts (the first, warm-up,
     cycle dropped; exactly ``cycles`` of them unless the run stopped early).
+
+    A run stops early when its heap passes ``workloads.MAX_HEAP_BYTES`` (at the seed a coordinator
+    can starve indefinitely: docs/realgo.md); cycles that ended after the stop are dropped, and
+    ``info`` (if a dict) receives ``seed_main``'s summary (``stopped_by``, ``stop_ns``).
 
     If ``timeline`` is a list, it is filled with ``(ns, heap_live, heap_goal)`` samples of the run
     (from the event bus: ``HeapAlloc`` and ``GCDone``), for plotting.
@@ -77,19 +81,25 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
                 samples.append((ev.ts, ev.stats.heap_live_after, goal[0]))
 
         rt.bus.subscribe(sub)
-    rt.run(seed_main(workload or SeedWorkload(), cycles=cycles + WARMUP))
+    summary = rt.run(seed_main(workload or SeedWorkload(), cycles=cycles + WARMUP))
+    if info is not None:
+        info.update(summary)
     if timeline is not None:
         samples.sort(key=lambda x: x[0])
         timeline.extend(_decimate(samples))
-    return [c.as_dict() for c in rt.stats.cycles[WARMUP:WARMUP + cycles]]
+    kept = rt.stats.cycles[WARMUP:WARMUP + cycles]
+    if summary["stopped_by"] != "cycles":
+        kept = [c for c in kept if c.end_ns <= summary["stop_ns"]]
+    return [c.as_dict() for c in kept]
 
 
 def _task(spec: tuple[int, bool, int, int, SeedWorkload | None, int | None, bool]
-          ) -> tuple[list[dict[str, Any]], Timeline | None]:
+          ) -> tuple[list[dict[str, Any]], Timeline | None, str]:
     gmp, y, seed, cycles, workload, gogc, want_tl = spec
     tl: Timeline | None = [] if want_tl else None
-    cyc = run_one(gmp, y, seed, cycles, workload, gogc, timeline=tl)
-    return cyc, tl
+    info: dict[str, Any] = {}
+    cyc = run_one(gmp, y, seed, cycles, workload, gogc, timeline=tl, info=info)
+    return cyc, tl, info["stopped_by"]
 
 
 # ---- aggregation ----------------------------------------------------------------------------------------
@@ -143,7 +153,7 @@ def compare(seeds: int | Sequence[int], gomaxprocs_list: Sequence[int], cycles: 
             for s in seed_l:
                 specs.append((g, y, s, cycles, w, gogc, want_tl and g == tl_gmp and s == tl_seed))
     total = len(specs)
-    out: list[tuple[list[dict[str, Any]], Timeline | None] | None] = [None] * total
+    out: list[tuple[list[dict[str, Any]], Timeline | None, str] | None] = [None] * total
 
     def desc(i: int) -> str:
         g, y, s = specs[i][:3]
@@ -182,16 +192,19 @@ def compare(seeds: int | Sequence[int], gomaxprocs_list: Sequence[int], cycles: 
     for g in gmps:
         for y in (True, False):
             cyc: list[dict[str, Any]] = []
+            stopped = 0
             for _s in seed_l:
                 r = out[k]
                 assert r is not None
                 cyc.extend(r[0])
                 if r[1] is not None:
                     timelines[y] = r[1]
+                stopped += r[2] != "cycles"
                 k += 1
             samples[(g, y)] = cyc
             n = len(cyc)
-            res: dict[str, Any] = {"gomaxprocs": g, "yield_after_assist": y, "seeds": len(seed_l), "cycles": n}
+            res: dict[str, Any] = {"gomaxprocs": g, "yield_after_assist": y, "seeds": len(seed_l), "cycles": n,
+                                   "runs_stopped": stopped}
             for m in METRICS:
                 res[m] = _summary(c[m] for c in cyc)
             res["assist_completed_share"] = (sum(1 for c in cyc if c["completed_by"] == "assist") / n) if n else None
@@ -252,7 +265,9 @@ def render_table(result: dict[str, Any]) -> Any:
         prev = r["gomaxprocs"]
         lat, ov, md, al = (r[m] for m in METRICS)
         share = r.get("assist_completed_share")
-        rows.append([str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off", str(r["cycles"]),
+        stopped = r.get("runs_stopped", 0)
+        rows.append([str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off",
+                     str(r["cycles"]) + (f" ({stopped} run(s) stopped)" if stopped else ""),
                      "-" if share is None else f"{share * 100:.0f}%",
                      f"{f(fmt_ns, lat['p50'])} / {f(fmt_ns, lat['p99'])} / {f(fmt_ns, lat['max'])}",
                      f"{f(fmt_pct, ov['mean'])} / {f(fmt_pct, ov['max'])}",

@@ -235,9 +235,12 @@ def run_job(point: Point, seed: int, cycles: int) -> list[Row]:
 
     cfg, wl = build(point, seed)
     rt = aiogc.Runtime(cfg)
-    rt.run(seed_main(wl, cycles=cycles + WARMUP, duration_ns=(cycles + WARMUP) * MAX_VIRTUAL_NS_PER_CYCLE))
+    summary = rt.run(seed_main(wl, cycles=cycles + WARMUP,
+                               duration_ns=(cycles + WARMUP) * MAX_VIRTUAL_NS_PER_CYCLE))
     rows: list[Row] = []
     for c in rt.stats.cycles[WARMUP:WARMUP + cycles]:
+        if summary["stopped_by"] != "cycles" and c.end_ns > summary["stop_ns"]:
+            continue  # it ended only because a bound stopped the mutators (seed_main)
         row: Row = dict(point)
         row["seed"] = seed
         for k, v in c.as_dict().items():

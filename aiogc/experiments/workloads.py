@@ -178,11 +178,26 @@ def _enough() -> bool:
     return n is not None and rt.stats is not None and len(rt.stats.cycles) >= n
 
 
-async def seed_main(workload: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None) -> dict[str, Any]:
+MAX_HEAP_BYTES = 1 << 30  # a run whose heap passes this stops its mutators (see seed_main)
+
+
+async def seed_main(workload: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None,
+                    max_heap_bytes: int | None = MAX_HEAP_BYTES) -> dict[str, Any]:
     """Run the seed workload until ``cycles`` GC cycles have finished (or ``duration_ns`` passed).
 
     The producers stop allocating the moment the ``cycles``-th cycle has finished (``_enough``),
-    so no cycle after it starts.  Returns a small summary; the per-cycle records are in ``runtime.stats.cycles``.
+    so no cycle after it starts.  As seedload.go does, the main goroutine polls every 1 ms
+    (``aiogc.sleep``, Go's time.Sleep) and then sets ``stop``, which the producers read.  Unlike
+    seedload, the two bounds are also checked by a driver step hook, outside any goroutine: at the
+    seed a GC coordinator, and the main goroutine with it, can starve indefinitely behind
+    goroutines that never leave their P (docs/realgo.md), and a bound that needs main to run would
+    never fire.  ``max_heap_bytes`` (default 1 GiB, 128x the default goal) is the model's stand-in
+    for the OOM kill that ended two real parent runs: past it the run stops, as if killed.  When a
+    bound fires the mutators stop, whatever cycle is in progress then finishes without them, and
+    ``stop_ns`` says when: cycles that ended after it are not the workload's.
+
+    Returns a summary (``cycles``, ``virtual_ns``, ``stopped_by``: "cycles", "duration" or
+    "heap", ``stop_ns``); the per-cycle records are in ``runtime.stats.cycles``.
     """
     rt = aiogc.current_runtime()
     sched = rt.sched
@@ -200,20 +215,44 @@ async def seed_main(workload: SeedWorkload, *, cycles: int = 10, duration_ns: in
         aiogc.go(_producer(w, share, ch, stop), name=f"producer{i}")
     stats = rt.stats
     t0 = rt.now_ns()
-    # The main goroutine only watches: it sleeps in virtual time and checks the bound.
-    import asyncio
+    why = ["cycles"]
+    stop_ns = [-1]
+    col = rt.gc
+    deadline = t0 + duration_ns if duration_ns is not None else None
 
+    def bound(now: int) -> None:
+        if stop[0]:
+            return
+        if deadline is not None and now >= deadline:
+            why[0] = "duration"
+        elif max_heap_bytes is not None and col is not None and col.heap.heap_live > max_heap_bytes:
+            why[0] = "heap"
+        else:
+            return
+        stop[0] = True
+        stop_ns[0] = now
+
+    hooks = getattr(rt.driver, "hooks_after_step", None)
+    if hooks is not None:
+        hooks.append(bound)
     try:
-        while True:
-            await asyncio.sleep(0.001)
+        # The main goroutine only watches, as seedload's does: time.Sleep(1 ms), then check the bound.
+        # aiogc.sleep is Go's time.Sleep: timerproc readies main into the runnext of the P it runs on
+        # (an asyncio.sleep wake-up would go to the global queue, as a netpoller wake-up).
+        while not stop[0]:
+            await aiogc.sleep(0.001)
             if stats is not None and len(stats.cycles) >= cycles:
                 break
-            if duration_ns is not None and rt.now_ns() - t0 >= duration_ns:
-                break
+            bound(rt.now_ns())
     finally:
         _cycle_bound.pop(id(rt), None)
-    stop[0] = True
-    return {"cycles": len(stats.cycles) if stats is not None else 0, "virtual_ns": rt.now_ns() - t0}
+        if hooks is not None:
+            hooks.remove(bound)
+    if not stop[0]:
+        stop[0] = True
+        stop_ns[0] = rt.now_ns()
+    return {"cycles": len(stats.cycles) if stats is not None else 0, "virtual_ns": rt.now_ns() - t0,
+            "stopped_by": why[0], "stop_ns": stop_ns[0]}
 
 
 def run_seed(config: aiogc.Config | None = None, workload: SeedWorkload | None = None, *, cycles: int = 10,

@@ -27,15 +27,23 @@ anywhere and nobody marking") is checked by every marker when it stops
 marking: an assist, a background worker, or (go1.5) the scheduler when it
 looks for a mark worker and finds neither work nor markers.
 
+``Config.go_commit`` selects the point of the July 2015 series (default the seed
+exactly); the later changes are switches: ``yield_after_assist`` (500c88d4),
+``assist_policy="retry"`` (8f34b253), ``no_worker_after_complete`` and
+``sched_complete`` (64a32ffe: both signals start done and each is cleared just
+before its wait; mark 2 always waited for; the scheduler completes a phase it
+finds without work or markers), ``assist_in_scan`` (510fd135: blackening enabled
+for assists from the scan phase).  At the seed two things can hang a cycle, in
+real Go as in the model (docs/realgo.md): a dedicated worker (GOMAXPROCS >= 4)
+that completed mark 1 is restarted by ``schedule()`` ahead of the coordinator in
+its own P's ``runnext`` until another P idles and steals it; and a phase with no
+grey object is completed by nobody while no marker runs (no assist debt, no
+dedicated worker, no idle P).
+
 Departures, each a choice for a single-threaded model:
   * completion is Go's (no marker active, global lists empty; see
     ``mark_done_now``): per-P caches are flushed by the coordinator after mark 1,
     and mark 2 caches nothing, so when mark 2 completes no grey is left anywhere;
-  * go1.5's fix 64a32ffe is applied: no worker starts after the current phase
-    completed (the seed restarted useless workers between mark 1 and mark 2,
-    which in a model where workers run before ``runnext`` livelocks the P);
-  * go1.5's scheduler-side completion is applied (the seed could hang when no
-    marker was left to notice completion);
   * the sweep runs inside the mark-termination pause and is not charged to it
     (Go sweeps concurrently and lazily);
   * ``aiogc.gc()`` under GOGC=off still collects (as later Go does; Go 1.5's
@@ -145,6 +153,9 @@ class Collector:
         self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
         self.c_wb = clock.cost(cfg.cost_wb_ns)
         self.c_word = clock.cost(cfg.cost_scan_word_ns)
+        # markroot's non-stack jobs per pass (data, bss, finalizers, span specials, mcache flush):
+        # charged once in the scan phase and once in mark termination (config.py: calibrated).
+        self.c_roots = clock.cost(cfg.cost_root_scan_ns)
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
@@ -366,6 +377,12 @@ class Collector:
             work.t_scan = work.t_installwb = work.t_mark = self.now(p)
             await self._mark_termination(p, work, forced=True)
             return
+        cfg = self.config
+        if cfg.assist_in_scan:
+            # 510fd135: gcBgMarkPrepare and gcBlackenEnabled before the scan, with the world still
+            # stopped: assists (and idle workers) may blacken during the scan.
+            self._bg_mark_prepare(p)
+            sched.gc_blacken_enabled = True
         sched.start_the_world()
         p = current_p()
         work.t_scan = t_scan = self.now(p)
@@ -376,13 +393,17 @@ class Collector:
         work.t_installwb = self.now(p)
         # 9-11. Mark phase: blackening on.
         self._set_phase(GC_MARK, p)
-        pacer.bg_mark_prepare(self.now(p))
-        self.worker_mode.clear()
-        sched.gc_blacken_enabled = True
+        if cfg.assist_in_scan:
+            pacer.bg_mark_start_ns = self.now(p)  # 510fd135: workers' utilisation is timed from here
+        else:
+            self._bg_mark_prepare(p)
+            sched.gc_blacken_enabled = True
         work.t_mark = self.now(p)
         for _ in range(len(sched.pidle)):
             sched.wakep()  # idle Ps may run idle-priority mark workers
-        # 12. Wait for mark 1.
+        # 12. Wait for mark 1 (64a32ffe: clear the signal just before, so workers may start now).
+        if cfg.no_worker_after_complete:
+            self.bg_mark1.clear()
         await self._wait(self.bg_mark1)
         p = current_p()
         # 13. Re-scan globals, flush every P's cache to the global lists.
@@ -392,11 +413,15 @@ class Collector:
         self.clock.charge(p, scanner.words * self.c_word)
         for q in sched.allp:
             q.gcw.dispose()
-        # 14. Mark 2 if work remains.
-        if not marker.global_empty():
+        # 14. Mark 2 if work remains (64a32ffe: always, the scheduler completing it if no
+        # marker is left; the seed's check is racy: a worker started for mark 1 may still be
+        # marking and complete mark 2 early, as 64a32ffe's message says).
+        if cfg.no_worker_after_complete or not marker.global_empty():
             work.mark2 = True
             self.blacken_promptly = True
             self.alloc_black = True
+            if cfg.no_worker_after_complete:
+                self.bg_mark2.clear()
             if bus.on:
                 bus.emit(GCPhase(self.now(p), p.id, -1, "mark2"))
             await self._wait(self.bg_mark2)
@@ -404,6 +429,16 @@ class Collector:
         else:
             self.bg_mark2.done = True
         await self._mark_termination(p, work, forced=False)
+
+    def _bg_mark_prepare(self, p: P) -> None:
+        """Models ``gcBgMarkPrepare``: no marker active; the mark signals cleared (the seed) or
+        both set "done" (64a32ffe: no background worker may start until a wait clears one)."""
+        self.nactive = 0
+        done = self.config.no_worker_after_complete
+        self.bg_mark1.done = done
+        self.bg_mark2.done = done
+        self.pacer.bg_mark_prepare(self.now(p))
+        self.worker_mode.clear()
 
     def _set_phase(self, phase: str, p: P) -> None:
         self.phase = phase
@@ -487,6 +522,7 @@ class Collector:
         marker = self.marker
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
+        self.clock.charge(p, self.c_roots)
         me = self.sched.cur_g()
         gs = list(self.sched.allgs.values())
         for i, g in enumerate(gs):
@@ -543,6 +579,7 @@ class Collector:
         # frame's evaluation stack, a C container...).  Each one is charged as one root word,
         # what a stack scan that had seen it would have cost.  After this, the drain below
         # blackens everything they reach, so sweep frees no object Python can still load.
+        self.clock.charge(p, self.c_roots)
         held = heap.held_unmarked()
         if held.size:
             marker.mark_roots(held.tolist(), gcw)
@@ -618,6 +655,9 @@ class Collector:
             gc_cpu_fraction=frac, mark_duration_ns=mark_dur, heap_start=work.heap0,
             trigger_ratio=work.trigger_ratio, forced=forced, mark2=work.mark2,
             gomaxprocs=gmp, scan_work=self.marker.scan_work,
+            clk_sweepterm_ns=work.t_scan - work.t_sweepterm if not forced else 0,
+            clk_scan_ns=work.t_installwb - work.t_scan, clk_installwb_ns=work.t_mark - work.t_installwb,
+            clk_markterm_ns=work.t_end - work.t_markterm if not forced else work.t_end - work.t_sweepterm,
         )
         self.stats.cycles.append(cs)
         self.stats.gc_cpu_ns += assist + bg + stw * gmp

@@ -62,7 +62,6 @@ from collections import deque
 from types import FrameType
 from typing import Any
 
-import aiogc
 from aiogc.errors import CheckmarkError
 from aiogc.gc.heap import Ref
 from aiogc.sched.g import G as _G
@@ -82,7 +81,7 @@ _OPAQUE_MODULES = ("aiogc.sched", "aiogc.gc", "aiogc.trace", "aiogc.runtime", "a
 
 # Which code is aiogc's own (charges no scan work): files of the aiogc package outside the
 # program-like subpackages (the experiments' workloads and the benchmarks are programs).
-_PKG_DIR = os.path.dirname(os.path.abspath(aiogc.__file__)) + os.sep
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # aiogc/
 _PROGRAM_DIRS = tuple(_PKG_DIR + d + os.sep for d in ("experiments", "bench"))
 _runtime_file: dict[str, bool] = {}
 

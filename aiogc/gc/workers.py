@@ -1,7 +1,11 @@
 """Background mark workers: one system goroutine per P, run by the scheduler, never queued.
 
 Models mgc.go's ``gcBgMarkStartWorkers``, ``gcBgMarkWorker`` and
-``gcControllerState.findRunnableGCWorker`` plus proc1.go's idle-worker step.
+``gcControllerState.findRunnableGCWorker`` plus proc1.go's idle-worker step, at
+``Config.go_commit`` (see ``find_runnable_gc_worker``).  Each run of a worker is an
+``execute`` with a new time slice (``schedtick++``): a fractional worker started on
+every ``schedule()`` of a P resets sysmon's view of that P's slice, so sysmon does not
+preempt the goroutines that share the P with it (docs/realgo.md).
 
 A worker is parked ("mark worker (idle)") except while the scheduler runs it:
 ``schedule()`` asks ``find_runnable_gc_worker(p)`` *before* ``runnext`` whenever
@@ -70,10 +74,19 @@ def _take(col: Collector, p: P, mode: str) -> G | None:
 
 
 def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
-    """Models ``findRunnableGCWorker`` (with go1.5's 64a32ffe guard and scheduler completion)."""
-    s1, s2 = col.bg_mark1, col.bg_mark2
-    if s2.done or (s1.done and not col.blacken_promptly):
-        return None  # this phase is over; the coordinator will move on
+    """Models ``findRunnableGCWorker`` at ``Config.go_commit``.
+
+    Go's test is the same at every point of the series: no worker once *both* mark signals
+    are done.  What differs is when they are done: at the seed both are cleared when the
+    mark phase starts, so between mark 1's completion and the coordinator starting mark 2
+    the scheduler keeps starting workers (a dedicated one returns at once; a fractional
+    one drains whatever this P's write barriers cached); with ``no_worker_after_complete``
+    (64a32ffe) both start done and each is cleared just before its wait.
+    ``sched_complete`` (64a32ffe): finding no work and no marker, the scheduler signals
+    completion itself.
+    """
+    if col.bg_mark1.done and col.bg_mark2.done:
+        return None  # background mark is done (or, from 64a32ffe, not begun)
     g = p.mark_worker
     if g is None or g.status != WAITING:
         return None
@@ -82,8 +95,9 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
         pacer.dedicated_needed -= 1
         return _take(col, p, DEDICATED)
     if not col.marker.work_available(p.gcw):
-        # go1.5: no work and no markers — nobody else may be left to notice completion.
-        col.gc_mark_done(p, "worker")
+        if col.config.sched_complete:
+            # 64a32ffe: no work and no markers — nobody else may be left to notice completion.
+            col.gc_mark_done(p, "sched")
         return None
     if pacer.fractional_needed <= 0:
         return None
@@ -95,9 +109,19 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
 
 
 def find_idle_gc_worker(col: Collector, p: P) -> G | None:
-    """Models findrunnable's idle-GC-work step: run this P's worker in idle mode if work exists."""
+    """Models findrunnable's idle-GC-work step: run this P's worker in idle mode if work exists.
+
+    Go checks only ``gcBlackenEnabled`` and ``gcMarkWorkAvailable`` here, at every point of the
+    series.  Departure: the model also skips it once the current phase's signal is done (at the
+    seed: once both are; from 64a32ffe: once the phase being waited for completed), as
+    ``findRunnableGCWorker`` does; an idle worker started after completion can leave the model's
+    run with every goroutine parked (seen in tests/test_sched.py's resize test, not explained:
+    see docs/realgo.md).
+    """
     s1, s2 = col.bg_mark1, col.bg_mark2
-    if s2.done or (s1.done and not col.blacken_promptly):
+    if s1.done and s2.done:
+        return None
+    if col.config.no_worker_after_complete and (s2.done or (s1.done and not col.blacken_promptly)):
         return None
     if not col.marker.work_available(p.gcw):
         return None

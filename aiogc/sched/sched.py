@@ -124,6 +124,7 @@ class Sched:
         self.c_stw = cfg.cost_stw_ns if virtual else 0
         self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
         self.in_callback = 0  # > 0 while a P runs asyncio callbacks or a timer fires (see ready)
+        self.timerproc: Any = None  # Go's timerproc goroutine (sched/timers.py), made by the first sleep
 
     # ---- time --------------------------------------------------------------------------
     def now(self, p: P | None = None) -> int:

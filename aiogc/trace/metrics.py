@@ -53,6 +53,12 @@ class CycleStats:
     mark2: bool = False
     gomaxprocs: int = 1
     scan_work: int = 0
+    # gctrace's other four clock phases (mark is mark_duration_ns): sweep termination, concurrent
+    # scan, install write barrier (0 in the model: no ragged barrier), mark termination.
+    clk_sweepterm_ns: int = 0
+    clk_scan_ns: int = 0
+    clk_installwb_ns: int = 0
+    clk_markterm_ns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,437 @@
+"""The validate experiment: the model against the real Go runtime, side by side, with bands.
+
+Reference data: per-cycle CSVs of real Go (built at a commit of the July 2015 series, patched
+only to record exact heap bytes and the time from ``complete()`` to the coordinator resuming)
+running ``seedload.go``, the Go port of the seed workload (``aiogc/data/README.md``).  The
+package ships two of them (``aiogc/data/realgo.csv``: the seed and its parent at GOMAXPROCS=2
+and 1; ``aiogc/data/realgo-series.csv``: 8f34b253, 64a32ffe and 510fd135 at GOMAXPROCS=2 and
+1); ``--against DIR`` reads every ``*.csv`` of DIR instead, in that format or in the original
+``shared/data/realgo`` formats (a ``toolchain`` column of ``seed``/``parent``, GOMAXPROCS from
+the file name's ``-P<n>``; files without exact heap bytes are skipped).
+
+Per reference set (commit, GOMAXPROCS) the model runs the same program and configuration:
+the seed workload with its defaults (4 MiB live, ``alloc_work_ns`` 1000, GOGC=100), the same
+GOMAXPROCS, ``Config.go_commit`` = the commit, one run per seed, each stopped after the same
+number of GC cycles as ``seedload -cycles`` or a virtual-time bound (``seedload -max_s``), and
+the same kept cycles (gc 3..62: cycles 1-2 are start-up).
+
+Columns, computed the same way from both sides:
+  overshoot       (heap at mark termination - goal) / goal, mean / p50 / p90 / p99
+  above goal      share of cycles whose heap at the coordinator's start was over the goal
+  by assist       share of cycles whose last mark phase an assist completed
+  latency         over the cycles whose last mark phase an assist completed: the longest time
+                  from ``complete()`` to the coordinator resuming (max over mark 1 and mark 2),
+                  p50 / p90 / p99 / max
+Percentiles interpolate linearly, as the reference summaries do.
+
+Bands (the targets of issue 11; ``BANDS``): each is checked on the model's figure against real
+Go's and marked ``ok`` or ``OUT``; figures without a band are shown unmarked.  A run the virtual
+bound stopped while the coordinator was still waiting is reported (its wait is censored: it
+is at least the time shown) and not counted as a cycle, as real Go's stopped runs are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogc.config import GO_SERIES, resolve_go_commit
+from aiogc.errors import ConfigError
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+KEEP_FIRST, KEEP_LAST = 3, 62  # the kept cycles, as in the reference summaries (gc 1-2 are start-up)
+SEEDLOAD_CYCLES = 64  # seedload -cycles 64
+SEEDLOAD_MAX_NS = 60_000_000_000  # seedload -max_s 60
+
+
+@dataclass(frozen=True)
+class Band:
+    """A target: the model's ``metric`` against real Go's, for the sets it applies to.
+
+    kind "factor": model/real within [1/k, k] (same sign); "points": |model - real| <= k in
+    percentage points (the metric is a fraction); "same": the model's fix-on and fix-off
+    figures (seed and parent at this GOMAXPROCS) differ by at most k points, as in real Go.
+    """
+
+    metric: str
+    kind: str
+    k: float
+    commit: str  # 8-hex commit the band applies to
+    gomaxprocs: int
+
+    def check(self, model: float, real: float) -> bool:
+        if math.isnan(model) or math.isnan(real):
+            return False
+        if self.kind == "factor":
+            if real == 0 or model == 0 or (model > 0) != (real > 0):
+                return model == real
+            r = model / real
+            return 1 / self.k <= r <= self.k
+        return abs(model - real) * 100 <= self.k
+
+    def describe(self) -> str:
+        if self.kind == "factor":
+            return f"within x{self.k:g}"
+        if self.kind == "same":
+            return f"fix on - fix off within {self.k:g} points"
+        return f"within {self.k:g} points"
+
+
+SEED, PARENT = "500c88d4", "4f188c2d"
+#: issue 11's targets, on the given data (GOMAXPROCS=2, the default workload), and GOMAXPROCS=1.
+BANDS: tuple[Band, ...] = (
+    Band("lat_p50", "factor", 3, PARENT, 2),
+    Band("lat_p90", "factor", 3, PARENT, 2),
+    Band("lat_p99", "factor", 3, PARENT, 2),
+    Band("ov_p50", "factor", 3, PARENT, 2),
+    Band("ov_p90", "factor", 3, PARENT, 2),
+    Band("above", "points", 15, SEED, 2),
+    Band("ov_mean", "factor", 2, SEED, 2),
+    Band("ov_p50", "points", 5, SEED, 2),
+    Band("ov_mean", "same", 2, SEED, 1),
+)
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ov_mean", "overshoot mean"), ("ov_p50", "p50"), ("ov_p90", "p90"), ("ov_p99", "p99"),
+    ("above", "above goal"), ("by_assist", "by assist"),
+    ("lat_p50", "latency p50"), ("lat_p90", "p90"), ("lat_p99", "p99"), ("lat_max", "max"),
+)
+
+
+# ---- per-cycle records, from either side ------------------------------------------------------------
+@dataclass(frozen=True)
+class Cycle:
+    """One kept GC cycle, in the fields both sides have."""
+
+    heap0: int
+    heap1: int
+    goal: int
+    last_by_assist: bool
+    latency_ns: int  # max over the waited mark phases of complete() -> coordinator resumed
+    clk_ms: tuple[float, float, float, float, float] = (math.nan,) * 5  # gctrace's five clock phases
+
+
+def percentile(vals: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), NaN for no values."""
+    if not vals:
+        return math.nan
+    s = sorted(vals)
+    pos = (len(s) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summarize_cycles(cycles: Sequence[Cycle]) -> dict[str, float]:
+    """The table's figures for one side of one reference set."""
+    ov = [(c.heap1 - c.goal) / c.goal for c in cycles if c.goal > 0]
+    lat = [float(c.latency_ns) for c in cycles if c.last_by_assist]
+    n = len(cycles)
+    out = {
+        "cycles": float(n),
+        "ov_mean": sum(ov) / len(ov) if ov else math.nan,
+        "ov_p50": percentile(ov, 50), "ov_p90": percentile(ov, 90), "ov_p99": percentile(ov, 99),
+        "above": sum(c.heap0 > c.goal for c in cycles) / n if n else math.nan,
+        "by_assist": sum(c.last_by_assist for c in cycles) / n if n else math.nan,
+        "lat_n": float(len(lat)),
+        "lat_p50": percentile(lat, 50), "lat_p90": percentile(lat, 90), "lat_p99": percentile(lat, 99),
+        "lat_max": max(lat) if lat else math.nan,
+    }
+    for i, name in enumerate(("sweepterm", "scan", "installwb", "mark", "markterm")):
+        v = [c.clk_ms[i] for c in cycles if not math.isnan(c.clk_ms[i])]
+        out[f"clk_{name}_mean"] = sum(v) / len(v) if v else math.nan
+        out[f"clk_{name}_p50"] = percentile(v, 50)
+    return out
+
+
+# ---- reading the reference data ------------------------------------------------------------------------
+_TOOLCHAIN = {"seed": SEED, "parent": PARENT}
+
+
+def _commit_of(raw: str) -> str | None:
+    raw = raw.strip()
+    if raw in _TOOLCHAIN:
+        return _TOOLCHAIN[raw]
+    try:
+        return GO_SERIES[resolve_go_commit(raw)][1][:8]
+    except ConfigError:
+        return None  # a commit the model has no setting for (e.g. go1.5rc1): skipped
+
+
+def load_reference(paths: Iterable[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(commit, gomaxprocs) -> {"cycles": [Cycle], "runs": n, "files": [...]}; kept cycles only."""
+    sets: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            rd = csv.DictReader(f)
+            cols = set(rd.fieldnames or ())
+            if not {"heap1_b", "goal_b", "heap0_b"} <= cols or "gc" not in cols:
+                continue  # gctrace-MB-only (plain) data: no exact bytes
+            m = re.search(r"-P(\d+)", os.path.basename(path))
+            runs: dict[tuple[str, int], set[str]] = {}
+            for r in rd:
+                c = _commit_of(r.get("commit") or r.get("toolchain") or "")
+                if c is None:
+                    continue
+                gmp = int(r["gomaxprocs"]) if r.get("gomaxprocs") else int(m.group(1)) if m else 0
+                if not gmp or not KEEP_FIRST <= int(r["gc"]) <= KEEP_LAST or r.get("forced") == "1":
+                    continue
+                lat = max(int(float(r["m1_coord_lat_ns"])), int(float(r["m2_coord_lat_ns"])))
+                clk = tuple(float(r[k]) if r.get(k) not in (None, "") else math.nan for k in
+                            ("clk_sweepterm_ms", "clk_scan_ms", "clk_installwb_ms", "clk_mark_ms",
+                             "clk_markterm_ms"))
+                cyc = Cycle(int(r["heap0_b"]), int(r["heap1_b"]), int(r["goal_b"]),
+                            r["last_by_assist"] == "1", lat, clk)  # type: ignore[arg-type]
+                s = sets.setdefault((c, gmp), {"cycles": [], "runs": 0, "files": []})
+                s["cycles"].append(cyc)
+                if path not in s["files"]:
+                    s["files"].append(path)
+                runs.setdefault((c, gmp), set()).add(r.get("run", "1"))
+            for key, rs in runs.items():
+                sets[key]["runs"] += len(rs)
+    return sets
+
+
+def reference_files(against: str | None) -> list[str]:
+    if against is None:
+        return sorted(glob.glob(os.path.join(DATA_DIR, "realgo*.csv")))
+    if not os.path.isdir(against):
+        raise ConfigError("--against", against, "a directory of per-cycle CSV files")
+    files = sorted(glob.glob(os.path.join(against, "*.csv")))
+    if not files:
+        raise ConfigError("--against", against, "a directory holding per-cycle *.csv files (none found)")
+    return files
+
+
+# ---- the model's side ---------------------------------------------------------------------------------
+def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int) -> dict[str, Any]:
+    """One model run of the seed workload as seedload runs: kept cycles as ``Cycle`` fields, and the
+    censored wait of a coordinator still waiting when the virtual-time bound stopped the run."""
+    import aiogc
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=100, seed=seed, go_commit=commit, clock="virtual", godebug="")
+    summary = rt.run(seed_main(SeedWorkload(), cycles=cycles, duration_ns=max_ns))
+    stopped = summary["stopped_by"] != "cycles"
+    out = []
+    for c in rt.stats.cycles:
+        if stopped and c.end_ns > summary["stop_ns"]:
+            continue  # it finished only because the mutators were stopped
+        if KEEP_FIRST <= c.n <= KEEP_LAST and not c.forced:
+            clk = tuple(ns / 1e6 for ns in (c.clk_sweepterm_ns, c.clk_scan_ns, c.clk_installwb_ns,
+                                             c.mark_duration_ns, c.clk_markterm_ns))
+            out.append((c.heap_start, c.heap_at_mark_term, c.heap_goal, c.completed_by == "assist",
+                        c.coordinator_latency_ns, clk))
+    # A coordinator still waiting for its P when the run was stopped: its wait, up to the stop (a
+    # lower bound; after the stop it ran because the mutators left).
+    waiting = -1
+    if stopped:
+        for c in rt.stats.cycles:
+            if c.end_ns > summary["stop_ns"] and c.coordinator_latency_ns > 0:
+                waiting = max(waiting, c.coordinator_latency_ns - max(0, c.end_ns - summary["stop_ns"]))
+    return {"cycles": out, "waiting_ns": waiting, "virtual_ns": rt.now_ns(), "stopped_by": summary["stopped_by"]}
+
+
+def _task(spec: tuple[str, int, int, int, int]) -> dict[str, Any]:
+    return run_model(*spec)
+
+
+@dataclass
+class SetResult:
+    commit: str
+    gomaxprocs: int
+    real: dict[str, float]
+    model: dict[str, float]
+    runs: int
+    censored: list[int] = field(default_factory=list)  # ns a still-waiting coordinator had waited
+
+
+def validate(against: str | None = None, runs: int | None = None, cycles: int = SEEDLOAD_CYCLES,
+             max_ns: int = SEEDLOAD_MAX_NS, jobs: int | None = None, only: Sequence[tuple[str, int]] = (),
+             progress: Callable[[int, int], None] | None = None) -> list[SetResult]:
+    """Run the model for every reference set and summarize both sides (see the module docstring)."""
+    ref = load_reference(reference_files(against))
+    if only:
+        ref = {k: v for k, v in ref.items() if k in set(only)}
+    if not ref:
+        raise ConfigError("--against", against, "per-cycle CSVs with exact heap bytes (heap0_b, heap1_b, goal_b)")
+    keys = sorted(ref, key=lambda k: (-k[1], [s[1][:8] for s in GO_SERIES].index(k[0])))
+    specs = []
+    for k in keys:
+        n = runs if runs is not None else ref[k]["runs"]
+        specs += [(k[0], k[1], seed, cycles, max_ns) for seed in range(1, n + 1)]
+    results: list[dict[str, Any]] = []
+    if jobs == 1 or len(specs) == 1:
+        for i, s in enumerate(specs):
+            results.append(_task(s))
+            if progress:
+                progress(i + 1, len(specs))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            for i, r in enumerate(ex.map(_task, specs)):
+                results.append(r)
+                if progress:
+                    progress(i + 1, len(specs))
+    out = []
+    for k in keys:
+        mine = [r for s, r in zip(specs, results, strict=True) if (s[0], s[1]) == k]
+        cyc = [Cycle(*c) for r in mine for c in r["cycles"]]
+        out.append(SetResult(k[0], k[1], summarize_cycles(ref[k]["cycles"]), summarize_cycles(cyc), len(mine),
+                             [r["waiting_ns"] for r in mine if r["waiting_ns"] >= 0]))
+    return out
+
+
+def band_checks(results: Sequence[SetResult]) -> dict[tuple[str, int, str], tuple[Band, bool]]:
+    """(commit, gomaxprocs, metric) -> (band, within) for every band whose set was run."""
+    by = {(r.commit, r.gomaxprocs): r for r in results}
+    out: dict[tuple[str, int, str], tuple[Band, bool]] = {}
+    for b in BANDS:
+        r = by.get((b.commit, b.gomaxprocs))
+        if r is None:
+            continue
+        if b.kind == "same":
+            other = by.get((PARENT if b.commit == SEED else SEED, b.gomaxprocs))
+            if other is None:
+                continue
+            ok = b.check(r.model[b.metric], other.model[b.metric])
+            out[(b.commit, b.gomaxprocs, b.metric + "_same")] = (b, ok)
+            continue
+        out[(b.commit, b.gomaxprocs, b.metric)] = (b, b.check(r.model[b.metric], r.real[b.metric]))
+    return out
+
+
+# ---- output ---------------------------------------------------------------------------------------------
+def fmt_pct(v: float) -> str:
+    if math.isnan(v):
+        return "–"
+    p = v * 100
+    return f"{p:+,.0f}%" if abs(p) >= 100 else f"{p:+.1f}%"
+
+
+def fmt_share(v: float) -> str:
+    return "–" if math.isnan(v) else f"{v * 100:.0f}%"
+
+
+def fmt_ns(v: float) -> str:
+    if math.isnan(v):
+        return "–"
+    if v >= 1e9:
+        return f"{v / 1e9:.1f} s"
+    if v >= 1e6:
+        return f"{v / 1e6:.1f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:.2f} µs"
+    return f"{v:.0f} ns"
+
+
+def _fmt(metric: str, v: float) -> str:
+    if metric.startswith("ov_"):
+        return fmt_pct(v)
+    if metric in ("above", "by_assist"):
+        return fmt_share(v)
+    return fmt_ns(v)
+
+
+def _label(commit: str) -> str:
+    i = resolve_go_commit(commit)
+    return f"{commit} ({GO_SERIES[i][0]})"
+
+
+def table_rows(results: Sequence[SetResult]) -> list[list[str]]:
+    """Markdown-ready rows: per set, real Go then the model, each figure marked against its band."""
+    checks = band_checks(results)
+    rows = []
+    for r in results:
+        for side, vals in (("real Go", r.real), ("aiogc", r.model)):
+            cells = [f"{r.gomaxprocs}", _label(r.commit), side, f"{int(vals['cycles'])}"]
+            for m, _ in COLUMNS:
+                s = _fmt(m, vals[m])
+                chk = checks.get((r.commit, r.gomaxprocs, m))
+                if side == "aiogc" and chk is not None:
+                    s += " ok" if chk[1] else " OUT"
+                cells.append(s)
+            if side == "aiogc":
+                same = checks.get((r.commit, r.gomaxprocs, "ov_mean_same"))
+                if same is not None:
+                    cells[4] += " (=fix off: ok)" if same[1] else " (=fix off: OUT)"
+            rows.append(cells)
+    return rows
+
+
+HEADER = ["GOMAXPROCS", "commit", "", "cycles"] + [h for _, h in COLUMNS]
+
+
+def render_markdown(results: Sequence[SetResult]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in table_rows(results)]
+    return "\n".join(lines)
+
+
+def render_notes(results: Sequence[SetResult]) -> str:
+    out = []
+    for r in results:
+        if r.censored:
+            out.append(f"GOMAXPROCS={r.gomaxprocs} {_label(r.commit)}: {len(r.censored)} of {r.runs} model runs "
+                       f"stopped by the virtual-time bound with the coordinator still waiting "
+                       f"(for at least {fmt_ns(min(r.censored))} .. {fmt_ns(max(r.censored))}); those waits "
+                       "are not in the table")
+    checks = band_checks(results)
+    n_ok = sum(ok for _, ok in checks.values())
+    out.append(f"bands: {n_ok} of {len(checks)} within (" + "; ".join(
+        f"{k[1]}/{k[0]} {k[2]} {b.describe()}: {'ok' if ok else 'OUT'}" for k, (b, ok) in checks.items()) + ")")
+    return "\n".join(out)
+
+
+def add_validate_arguments(p: argparse.ArgumentParser) -> None:
+    from aiogc.argtypes import positive_int
+
+    p.add_argument("--against", metavar="DIR", default=None,
+                   help="a directory of real-Go per-cycle CSVs (default: the data shipped in the package)")
+    p.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                   help="model runs (seeds 1..N) per reference set (default: as many as the reference)")
+    p.add_argument("--cycles", type=positive_int, default=SEEDLOAD_CYCLES, metavar="N",
+                   help=f"stop each run after N GC cycles (seedload -cycles; default {SEEDLOAD_CYCLES})")
+    p.add_argument("--max-virtual-s", type=float, default=SEEDLOAD_MAX_NS / 1e9, metavar="S",
+                   help="stop each run after S seconds of virtual time (seedload -max_s; default 60)")
+    p.add_argument("--gomaxprocs", default=None, metavar="N,N",
+                   help="only the reference sets at these GOMAXPROCS values")
+    p.add_argument("--commit", default=None, metavar="C,C",
+                   help="only the reference sets of these series points (hash or label)")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N", help="worker processes (default: cores)")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if not args.max_virtual_s > 0:
+        raise ConfigError("--max-virtual-s", args.max_virtual_s, "a positive number of seconds")
+    only: list[tuple[str, int]] = []
+    if args.gomaxprocs or args.commit:
+        ref = load_reference(reference_files(args.against))
+        gmps = {int(x) for x in args.gomaxprocs.split(",")} if args.gomaxprocs else None
+        commits = ({GO_SERIES[resolve_go_commit(c, "--commit")][1][:8] for c in args.commit.split(",")}
+                   if args.commit else None)
+        only = [k for k in ref if (gmps is None or k[1] in gmps) and (commits is None or k[0] in commits)]
+        if not only:
+            raise ConfigError("--commit/--gomaxprocs", f"{args.commit} {args.gomaxprocs}",
+                              "a selection that matches some reference set")
+
+    def prog(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rvalidate: {done}/{total} runs")
+            sys.stderr.flush()
+
+    res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), args.jobs, only, prog)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(render_markdown(res))
+    print()
+    print(render_notes(res))
+    return 0

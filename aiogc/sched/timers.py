@@ -1,0 +1,100 @@
+"""Go 1.5's timer goroutine: ``time.Sleep`` and ``timerproc`` (time.go).
+
+In Go 1.5 a sleeping goroutine is woken by ``timerproc``, an ordinary (runtime)
+goroutine, not by the scheduler: ``timeSleep`` adds a timer whose function is
+``goroutineReady`` and parks.  ``timerproc`` sleeps in ``notetsleepg`` until the
+earliest timer is due; on waking, ``exitsyscall`` finds no idle P (every P is busy),
+so ``exitsyscall0`` puts timerproc on the *global* run queue.  Some P takes it there
+(on its 61st schedtick, or when it runs out of local work); timerproc then calls
+``goready(sleeper)``, which is ``ready``: the sleeper goes to *that* P's ``runnext``,
+kicking whatever was in ``runnext`` to the tail of that P's ring, and runs as soon
+as timerproc blocks again.
+
+That path matters to the seed experiment: it is how a GC coordinator stuck in a
+P's ring behind a producer/consumer pair that keeps ``runnext`` occupied gets out
+when sysmon cannot preempt the pair (see docs/realgo.md): the main goroutine's
+1 ms poll is readied into ``runnext`` by timerproc, kicks the pair's G behind the
+coordinator, parks again, and the P's ring head — the coordinator — runs.
+
+Model: the host timer (the driver's, as for every asyncio timer) fires as a callback,
+which makes the timerproc G runnable on the global queue (``ready`` from a callback,
+Go's ``exitsyscall0``); when timerproc runs it readies every due sleeper on its P
+(``runnext``) and parks.  Departure: timerproc parks instead of sleeping in a
+syscall-like ``notetsleepg``; it is one G per runtime, created at the first ``sleep``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from aiogc.errors import NotInGoroutine
+from aiogc.sched.g import WAITING, G
+from aiogc.sched.p import CUR
+from aiogc.sched.traps import park_trap
+
+if TYPE_CHECKING:
+    from aiogc.sched.sched import Sched
+
+
+class TimerProc:
+    """The runtime's timerproc goroutine and its due sleepers."""
+
+    __slots__ = ("sched", "g", "due")
+
+    def __init__(self, sched: Sched) -> None:
+        self.sched = sched
+        self.g: G | None = None
+        self.due: deque[G] = deque()
+
+    def _fire(self, g: G) -> None:
+        """The host timer of ``g``'s sleep fired (a callback): wake timerproc onto the global queue."""
+        self.due.append(g)
+        tp = self.g
+        if tp is None:
+            self.g = self.sched.newproc(self._loop(), system=True, label="timerproc")
+        elif tp.status == WAITING:
+            self.sched.ready(tp)
+
+    async def _loop(self) -> None:
+        """Models ``timerproc``: goready each due sleeper (into this P's runnext), then block."""
+        sched = self.sched
+        due = self.due
+        while True:
+            while due:
+                g = due.popleft()
+                if g.status == WAITING and g.waitreason == "sleep":
+                    sched.ready(g)
+            me = sched.cur_g()
+            me.waitreason = "timer goroutine (idle)"
+            await park_trap()
+
+
+def timerproc(sched: Sched) -> TimerProc:
+    tp: TimerProc | None = sched.timerproc
+    if tp is None:
+        tp = TimerProc(sched)
+        sched.timerproc = tp
+    return tp
+
+
+async def sleep(seconds: float) -> None:
+    """Go's ``time.Sleep``: park this goroutine; ``timerproc`` readies it when the time is up.
+
+    Unlike ``asyncio.sleep`` (whose wake-up is a callback, Go's netpoller: the global
+    queue), the sleeper is readied by the timerproc goroutine into the ``runnext`` of
+    the P that runs timerproc.  Not cancellable (as in Go).  ``seconds <= 0`` returns at
+    once, as ``timeSleep`` does.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"sleep(seconds) needs a number, got {type(seconds).__name__}")
+    p: Any = CUR.p
+    if p is None or p.curg is None:
+        raise NotInGoroutine("sleep() must be awaited inside an aiogc goroutine")
+    if seconds <= 0:
+        return
+    g = p.curg
+    tp = timerproc(p.sched)
+    p.call_later(seconds, tp._fire, g)
+    g.waitreason = "sleep"
+    await park_trap()

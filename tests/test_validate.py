@@ -1,0 +1,112 @@
+"""validate: the reference data, the bands (issue 11's targets) and the command."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import aiogc
+from aiogc.experiments import validate as v
+from aiogc.trace.events import Ev, Recorder
+
+
+def test_bands_are_the_issue_targets() -> None:
+    got = {(b.commit, b.gomaxprocs, b.metric, b.kind, b.k) for b in v.BANDS}
+    assert got == {
+        # fix off (parent), GOMAXPROCS=2: latency p50, p90, p99 and overshoot p50, p90 within x3
+        ("4f188c2d", 2, "lat_p50", "factor", 3), ("4f188c2d", 2, "lat_p90", "factor", 3),
+        ("4f188c2d", 2, "lat_p99", "factor", 3), ("4f188c2d", 2, "ov_p50", "factor", 3),
+        ("4f188c2d", 2, "ov_p90", "factor", 3),
+        # fix on (seed): above goal within 15 points, overshoot mean within x2, p50 within 5 points
+        ("500c88d4", 2, "above", "points", 15), ("500c88d4", 2, "ov_mean", "factor", 2),
+        ("500c88d4", 2, "ov_p50", "points", 5),
+        # GOMAXPROCS=1: no difference between fix on and off
+        ("500c88d4", 1, "ov_mean", "same", 2),
+    }
+
+
+@pytest.mark.parametrize("kind, k, model, real, ok", [
+    ("factor", 3, 30e-3, 12.8e-3, True), ("factor", 3, 3e-3, 12.8e-3, False), ("factor", 3, 40e-3, 12.8e-3, False),
+    ("factor", 2, -0.1, 0.4, False), ("factor", 2, math.nan, 0.4, False),
+    ("points", 5, 0.159 + 0.049, 0.159, True), ("points", 5, 0.159 + 0.051, 0.159, False),
+    ("points", 15, 0.20, 0.36, False),
+])
+def test_band_check(kind: str, k: float, model: float, real: float, ok: bool) -> None:
+    assert v.Band("x", kind, k, v.SEED, 2).check(model, real) is ok
+
+
+def test_shipped_data_gives_the_issue_table() -> None:
+    ref = v.load_reference(v.reference_files(None))
+    seed = v.summarize_cycles(ref[(v.SEED, 2)]["cycles"])
+    parent = v.summarize_cycles(ref[(v.PARENT, 2)]["cycles"])
+    assert ref[(v.SEED, 2)]["runs"] == 10 and len(ref[(v.SEED, 2)]["cycles"]) == 600
+    assert round(seed["ov_mean"], 3) == 0.447 and round(seed["ov_p50"], 3) == 0.159
+    assert round(seed["above"], 2) == 0.36
+    assert round(seed["lat_p50"] / 1e3, 2) == 0.95 and round(seed["lat_max"] / 1e6, 1) == 1.1
+    assert round(parent["lat_p50"] / 1e6, 1) == 12.8 and round(parent["lat_p99"] / 1e9, 1) == 8.2
+    assert round(parent["ov_p50"], 2) == 10.26
+    assert {k for k in ref} >= {(c, g) for c in ("4f188c2d", "500c88d4", "8f34b253", "64a32ffe", "510fd135")
+                                for g in (1, 2)}
+
+
+def test_original_formats_are_read(tmp_path: Any) -> None:
+    # shared/data/realgo's layout: toolchain column, GOMAXPROCS in the file name; plain (MB) files skipped
+    (tmp_path / "seed-vs-parent-P2.csv").write_text(
+        "toolchain,run,gc,heap0_b,heap1_b,heap2_b,goal_b,m1_by_assist,m1_coord_lat_ns,m2_by_assist,"
+        "m2_coord_lat_ns,last_by_assist\n"
+        "seed,1,2,1,9,5,8,1,100,0,-1,1\n"  # gc 2: start-up, dropped
+        "seed,1,3,9,10,5,8,1,100,1,300,1\n"
+        "parent,1,3,1,16,5,8,1,2000,0,-1,1\n")
+    (tmp_path / "series_plain.csv").write_text("commit,gomaxprocs,run,gc,heap0_mb,heap1_mb,goal_mb\n"
+                                               "500c88d4,2,1,3,1,2,8\n")
+    ref = v.load_reference(v.reference_files(str(tmp_path)))
+    assert set(ref) == {(v.SEED, 2), (v.PARENT, 2)}
+    s = v.summarize_cycles(ref[(v.SEED, 2)]["cycles"])
+    assert s["cycles"] == 1 and s["lat_p50"] == 300 and s["above"] == 1 and s["ov_mean"] == 0.25
+
+
+def test_validate_runs_the_model_and_marks_bands() -> None:
+    res = v.validate(None, runs=1, cycles=8, max_ns=200_000_000, jobs=1, only=[(v.SEED, 1), (v.PARENT, 1)])
+    assert [(r.commit, r.gomaxprocs) for r in res] == [(v.PARENT, 1), (v.SEED, 1)]
+    assert all(r.model["cycles"] > 0 for r in res)
+    md = v.render_markdown(res)
+    assert md.count("| real Go |") == 2 and md.count("| aiogc |") == 2
+    assert "=fix off: ok" in md  # GOMAXPROCS=1: no difference, as in real Go
+    assert "bands: 1 of 1 within" in v.render_notes(res)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiogc", "validate", *args], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+@pytest.mark.parametrize("bad", [["--against", "/no/such/dir"], ["--commit", "go1.5"], ["--runs", "0"],
+                                 ["--max-virtual-s", "0"]])
+def test_validate_bad_input_is_one_line(bad: list[str]) -> None:
+    r = _cli(*bad)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sleep_is_readied_by_timerproc_into_runnext() -> None:
+    """Go 1.5's time.Sleep: the sleeper is readied by the timerproc goroutine, which itself comes
+    from the global queue; the sleeper lands in that P's runnext (GoUnpark by timerproc)."""
+
+    async def main() -> None:
+        await aiogc.sleep(0.0005)
+
+    rt = aiogc.Runtime(gomaxprocs=1, seed=0, godebug="")
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+    rt.run(main())
+    labels = {e.g: e.label for e in rec.events if isinstance(e, Ev.GoStart)}
+    unparks = [e for e in rec.events if isinstance(e, Ev.GoUnpark)]
+    tp = [g for g, lab in labels.items() if lab == "timerproc"]
+    assert tp, "timerproc ran"
+    woke = [e for e in unparks if e.g == tp[0]]
+    assert woke and woke[0].target == rt.sched.main_g.id and woke[0].ts >= 500_000
