@@ -17,6 +17,7 @@ from aiogc.errors import (
     UseAfterFree,
 )
 from aiogc.gc.heap import Ref
+from aiogc.loop import EventLoopPolicy, Loop, install, new_event_loop
 from aiogc.runtime import (
     Runtime,
     alloc,
@@ -40,4 +41,5 @@ __all__ = [
     "Ref", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",
+    "Loop", "EventLoopPolicy", "new_event_loop", "install",
 ]

@@ -16,7 +16,7 @@ import asyncio
 import random
 import sys
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from aiogc.config import MAX_GOMAXPROCS, Config
@@ -44,8 +44,12 @@ class Runtime:
         else:
             self.driver = WallDriver(self.sched)
         self.loop_errors: list[dict[str, Any]] = []
+        #: asyncio's ``loop.set_exception_handler``: called as ``handler(loop, context)`` for errors in
+        #: callbacks run on a P (the Ps and an ``aiogc.loop.Loop`` share it); None = report on stderr.
+        self.exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self.gc: Any = None
         self._started = False
+        self._closed = False
         self.result: Any = None
         self._attach_gc()
         self._attach_observers()
@@ -68,9 +72,13 @@ class Runtime:
     def stats(self) -> Any:
         return self.gc.stats if self.gc is not None else None
 
-    def report_loop_exception(self, context: dict[str, Any]) -> None:
-        """asyncio's exception handler for callbacks run on a P: keep, and say on stderr."""
+    def report_loop_exception(self, context: dict[str, Any], loop: Any = None) -> None:
+        """asyncio's exception handler for callbacks run on a P: keep, and say on stderr
+        (or call the handler set with ``loop.set_exception_handler``)."""
         self.loop_errors.append(context)
+        if self.exception_handler is not None:
+            self.exception_handler(loop, context)
+            return
         print(f"aiogc: {context.get('message', 'error in callback')}: {context.get('exception')!r}",
               file=sys.stderr)
 
@@ -82,12 +90,35 @@ class Runtime:
                                 "(start the work with aiogc.go() instead)")
         if not asyncio.iscoroutine(coro):
             raise TypeError(f"run() needs a coroutine object, got {type(coro).__name__}")
-        self._started = True
         g = self.sched.newproc(coro, label="main")
-        self.sched.main_g = g
+        self._begin(g)
+        return g
+
+    def _begin(self, main_g: G) -> None:
+        """The program starts: ``main_g`` is goroutine 1 (an event loop's first task)."""
+        self._started = True
+        self.sched.main_g = main_g
         if self.gc is not None:
             self.gc.start()
-        return g
+
+    # ---- context manager: ``with Runtime(...) as rt`` / ``async with`` ----------------------------
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Abandon whatever still runs (Go's exit): close every goroutine's coroutine.  Idempotent;
+        ``run`` does it itself when main returns."""
+        if self._started and not self._closed:
+            self._finish()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` as the main goroutine; return its result."""
@@ -118,9 +149,20 @@ class Runtime:
             self._finish()
 
     async def run_async(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run inside an already running asyncio program (wall clock only)."""
+        """Run inside an already running asyncio program.
+
+        Wall time: the Ps are multiplexed on the running (host) loop, next to its own tasks.
+        Virtual time: the simulation runs to completion on a worker thread (it owns no host
+        resources and never waits for real time) while the host loop keeps running; the
+        awaiting task gets its result.  Departure: cancelling that task does not stop the
+        simulation (a thread cannot be interrupted); the run's result is then discarded.
+        """
         if not isinstance(self.driver, WallDriver):
-            raise RuntimeMisuse("run_async needs clock='wall' (virtual time runs synchronously: use run())")
+            if self._started:
+                if asyncio.iscoroutine(coro):
+                    coro.close()
+                raise RuntimeMisuse("a Runtime runs one program; make a new Runtime")
+            return await asyncio.get_running_loop().run_in_executor(None, self.run, coro)
         main_g = self._start(coro)
         try:
             await self.driver.run(main_g)
@@ -130,6 +172,7 @@ class Runtime:
             self._finish()
 
     def _finish(self) -> None:
+        self._closed = True
         if self.gc is not None:
             self.gc.finish()
         self.sched.close_all()

@@ -33,13 +33,17 @@ goroutine waits on host I/O, and a user goroutine is parked ⇒
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import heapq
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from aiogc.errors import Deadlock
 from aiogc.sched.g import G
-from aiogc.sched.p import CUR, P_RUNNING, P
+from aiogc.sched.p import CUR, P_IDLE, P_RUNNING, P
 from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
 from aiogc.sched.sysmon import Sysmon
 
@@ -84,6 +88,16 @@ class VirtualDriver:
         self.event_time = 0
         self.sysmon = Sysmon(sched)
         self.hooks_after_step: list[Any] = []  # schedtrace etc.
+        # Work from outside the simulation (executor threads, signal handlers, other threads'
+        # call_soon_threadsafe): callbacks land in ``inbox`` (deque appends are atomic) and run on
+        # their P at the current event time -- outside work costs no virtual time.  ``external``
+        # counts sources that may still deliver (pending executor jobs, installed signal
+        # handlers): while it is > 0 a run with nothing else to do waits for them instead of
+        # reporting a deadlock.
+        self.inbox: deque[tuple[P, asyncio.Handle]] = deque()
+        self.inbox_ready = threading.Event()
+        self.external = 0
+        self.default_executor: concurrent.futures.Executor | None = None
 
     # -- services for Sched and P ----------------------------------------------------------
     def now(self, p: P | None) -> int:
@@ -121,7 +135,44 @@ class VirtualDriver:
         pass  # dropped lazily when it reaches the top of the timer heap
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
-        return p.call_soon(cb, *args, context=ctx)
+        h = asyncio.Handle(cb, args, p, ctx)
+        self.inbox.append((p, h))
+        self.inbox_ready.set()
+        return h
+
+    def _deliver_inbox(self) -> None:
+        inbox = self.inbox
+        while inbox:
+            p, h = inbox.popleft()
+            if not h._cancelled:
+                p.ready_cbs.append(h)
+                self.sched.wake_p(p)
+
+    def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
+                        func: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """``loop.run_in_executor``: ``func`` runs on a thread; its result comes back through the
+        inbox at the current event time (virtual time does not advance while it runs)."""
+        if executor is None:
+            if self.default_executor is None:
+                self.default_executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="aiogc")
+            executor = self.default_executor
+        fut: asyncio.Future[Any] = p.create_future()
+        cf = executor.submit(func, *args)
+        self.external += 1
+
+        def copy_state(cf: concurrent.futures.Future[Any]) -> None:
+            self.external -= 1
+            if fut.cancelled():
+                return
+            if cf.cancelled():
+                fut.cancel()
+            elif cf.exception() is not None:
+                fut.set_exception(cf.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(cf.result())
+
+        cf.add_done_callback(lambda cf: self.call_soon_threadsafe(p, copy_state, (cf,), None))
+        return fut
 
     def host_loop(self, what: str) -> Any:
         raise NotImplementedError(f"{what}: real I/O needs clock='wall'; virtual time has no network")
@@ -133,19 +184,25 @@ class VirtualDriver:
             heapq.heappop(t)
         return t[0][0] if t else INF
 
-    def run(self, main_g: G) -> None:
+    def run(self, main_g: G | asyncio.Future[Any]) -> None:
+        """Run until ``main_g`` (a G or any future) is done.  May be called again with another
+        future (an event loop's successive ``run_until_complete``): the run resumes where it
+        stopped."""
         sched = self.sched
         pheap = self.pheap
         sysmon = self.sysmon
         hooks = self.hooks_after_step
         for p in sched.allp:
-            if p not in self.active:
+            if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
         if sched.pidle:
             # Ps start idle; wakep (from newproc) picks them up.  Keep Go's order: P0 first.
             sched.pidle.sort(key=lambda q: -q.id)
         sched.wakep()
+        inbox = self.inbox
         while not main_g.done():
+            if inbox:
+                self._deliver_inbox()
             t_timer = self._next_timer()
             t_p = pheap[0][0] if pheap else INF
             if pheap:
@@ -156,6 +213,9 @@ class VirtualDriver:
                 t_sys = INF
             if t_timer <= t_p and t_timer <= t_sys:
                 if t_timer == INF:
+                    if self.external > 0 or inbox:
+                        self._wait_external()
+                        continue
                     self._deadlock(main_g)
                     return
                 self._fire_timer()
@@ -183,6 +243,12 @@ class VirtualDriver:
                 self.activate(p)
             for h in hooks:
                 h(p.clock)
+
+    def _wait_external(self) -> None:
+        """Nothing to simulate until a thread or a signal delivers: block on the inbox."""
+        while not self.inbox:
+            self.inbox_ready.wait(0.05)
+            self.inbox_ready.clear()
 
     def _fire_timer(self) -> None:
         when, _, h, p = heapq.heappop(self.timers)
@@ -269,11 +335,15 @@ class WallDriver:
         self.host_io_used = True
         return self.host
 
-    async def run(self, main_g: G) -> None:
+    def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
+                        func: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        return self.host_loop("run_in_executor").run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
+
+    async def run(self, main_g: G | asyncio.Future[Any]) -> None:
         sched = self.sched
         self.host = asyncio.get_running_loop()
         for p in sched.allp:
-            if p not in self.active:
+            if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
         sched.pidle.sort(key=lambda q: -q.id)
         sched.wakep()

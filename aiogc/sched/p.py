@@ -45,6 +45,20 @@ P_GCSTOP = 3
 P_DEAD = 4
 
 
+class DirectWake:
+    """A future done callback whose only effect is to make a parked goroutine runnable.
+
+    ``P.call_soon`` runs it at once instead of queueing it: a goroutine that completes a
+    future (``lock.release()``, ``fut.set_result``) readies the waiter as Go's ``ready``
+    does -- into the current P's ``runnext``, before the completer can yield -- and a timer
+    or host callback completing one still injects the waiter into the global queue (the
+    ``ready`` it calls knows which).  asyncio's order agrees: the waiter's wake-up is queued
+    before anything the completer does next.
+    """
+
+    __slots__ = ()
+
+
 class P(asyncio.AbstractEventLoop):
     """One P.  Scheduling fields are public (the model and its tests read them)."""
 
@@ -108,6 +122,9 @@ class P(asyncio.AbstractEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
+        if isinstance(callback, DirectWake):
+            callback(*args)
+            return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
         target.ready_cbs.append(h)
@@ -139,16 +156,24 @@ class P(asyncio.AbstractEventLoop):
         return self.sched.newproc(coro, self, is_task=True, label=name or "")
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
-        self.sched.runtime.report_loop_exception(context)
+        self.sched.runtime.report_loop_exception(context, self)
 
     def default_exception_handler(self, context: dict[str, Any]) -> None:
-        self.sched.runtime.report_loop_exception(context)
+        rt = self.sched.runtime
+        handler, rt.exception_handler = rt.exception_handler, None
+        try:
+            rt.report_loop_exception(context, self)
+        finally:
+            rt.exception_handler = handler
 
     def get_exception_handler(self) -> Any:
-        return None
+        return self.sched.runtime.exception_handler
 
     def set_exception_handler(self, handler: Any) -> None:
-        raise NotImplementedError("aiogc Ps report loop exceptions to the runtime")
+        """One handler for the whole runtime (every P and the ``aiogc.loop.Loop``)."""
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self.sched.runtime.exception_handler = handler
 
     def get_task_factory(self) -> Any:
         return None
@@ -179,7 +204,7 @@ class P(asyncio.AbstractEventLoop):
         raise NotImplementedError("executors belong to the host loop (clock='wall'), not to a P")
 
     def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
-        return self._host("run_in_executor").run_in_executor(executor, func, *args)
+        return self.sched.driver.run_in_executor(self, executor, func, args)
 
     async def getaddrinfo(self, *args: Any, **kw: Any) -> Any:
         return await self._host("getaddrinfo").getaddrinfo(*args, **kw)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, P
+from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, DirectWake, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
 from aiogc.trace.events import Ev
@@ -617,7 +617,7 @@ class Sched:
             _current_tasks.pop(p, None)
 
 
-class _FutWake:
+class _FutWake(DirectWake):
     """Done callback that readies a G parked on a future (runs on the future's loop)."""
 
     __slots__ = ("sched", "g")
