@@ -23,8 +23,8 @@ Departures from asyncio's loops, each deliberate:
     waits for it in real time.
   * A goroutine started with ``aiogc.go`` that raises ends the program with
     ``GoroutinePanic`` (tasks made by ``create_task`` keep their exception, as asyncio's).
-  * Tasks do not run in a copy of a ``contextvars.Context`` (``create_task(context=)`` is
-    accepted and ignored): goroutines share the driver's context.
+  * Tasks run in their ``contextvars.Context`` (a copy of the creator's, or ``context=``), as
+    asyncio's; goroutines started with ``aiogc.go`` share the driver's context.
   * ``set_task_factory`` is refused: every task is a goroutine.
   * One runtime runs at a time per process (the current-P register is per process).
 """
@@ -45,22 +45,12 @@ from aiogc.config import Config
 from aiogc.runtime import Runtime
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
-from aiogc.sched.p import CUR, P
+from aiogc.sched.p import P
 
 __all__ = ["Loop", "EventLoopPolicy", "new_event_loop", "install"]
 
 T = TypeVar("T")
 
-# I/O and process methods: from outside a goroutine they go to a P like any other call (in
-# wall time the P hands them to the host loop, the netpoller; virtual time has no network).
-_IO_METHODS = (
-    "getaddrinfo", "getnameinfo", "create_connection", "create_server", "create_unix_connection",
-    "create_unix_server", "create_datagram_endpoint", "sock_recv", "sock_recv_into", "sock_recvfrom",
-    "sock_recvfrom_into", "sock_sendall", "sock_sendto", "sock_connect", "sock_accept", "sock_sendfile",
-    "start_tls", "connect_accepted_socket", "connect_read_pipe", "connect_write_pipe",
-    "subprocess_exec", "subprocess_shell", "sendfile", "add_reader", "remove_reader", "add_writer",
-    "remove_writer",
-)
 
 
 class _Until:
@@ -80,11 +70,21 @@ async def _await(aw: Awaitable[T]) -> T:
     return await aw
 
 
-class Loop(asyncio.AbstractEventLoop):
-    """An asyncio event loop running Go's scheduler (see the module docstring)."""
+class Loop(P):
+    """An asyncio event loop running Go's scheduler (see the module docstring).
+
+    The loop *is* the runtime's P0: it takes over P0's state and place in ``allp``, so a
+    goroutine on P0 sees this object as ``asyncio.get_running_loop()``, and futures, tasks
+    and callbacks made through the loop from outside the runtime are bound to a P that runs
+    them.  (With GOMAXPROCS > 1 goroutines on the other Ps see their own P.)
+    """
 
     def __init__(self, config: Config | None = None, **fields: Any) -> None:
-        self.runtime = Runtime(config, **fields)
+        rt = Runtime(config, **fields)
+        p0 = rt.sched.allp[0]
+        self.__dict__.update(p0.__dict__)  # P0's scheduling and GC state (nothing else holds P0 yet)
+        rt.sched.allp[0] = self
+        self.runtime = rt
         self._closed = False
         self._running = False
         self._stopping = False
@@ -109,15 +109,6 @@ class Loop(asyncio.AbstractEventLoop):
         cfg = self.runtime.config
         return (f"<aiogc.Loop clock={cfg.clock} gomaxprocs={self.runtime.sched.gomaxprocs} "
                 f"running={self._running} closed={self._closed}>")
-
-    # ---- where calls from outside a goroutine go -----------------------------------------------------
-    def _target(self) -> P:
-        """The P of the calling goroutine, or P0 for calls from outside the runtime's goroutines."""
-        p = CUR.p
-        sched = self.runtime.sched
-        if p is not None and p.sched is sched:
-            return p
-        return sched.allp[0]
 
     def _check_closed(self) -> None:
         if self._closed:
@@ -168,6 +159,7 @@ class Loop(asyncio.AbstractEventLoop):
         self._running = True
         try:
             drv = rt.driver
+            rt.sched.panic = None  # a panic ended the previous run; the program may go on
             if isinstance(drv, VirtualDriver):
                 drv.run(until)  # type: ignore[arg-type]
             else:
@@ -246,7 +238,7 @@ class Loop(asyncio.AbstractEventLoop):
         ex = drv.default_executor
         if ex is None:
             return
-        p = self._target()
+        p = self
         fut = p.create_future()
 
         def done() -> None:
@@ -265,31 +257,20 @@ class Loop(asyncio.AbstractEventLoop):
         await fut
 
     # ---- callbacks, timers, futures, tasks -----------------------------------------------------------
-    def time(self) -> float:
-        return self.runtime.now_ns() / 1e9
-
     def call_soon(self, callback: Callable[..., object], *args: Any,  # type: ignore[override]
                   context: Any = None) -> asyncio.Handle:
         self._check_closed()
-        return self._target().call_soon(callback, *args, context=context)
-
-    def call_later(self, delay: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
-                   context: Any = None) -> asyncio.TimerHandle:
-        self._check_closed()
-        return self._target().call_later(delay, callback, *args, context=context)
+        return super().call_soon(callback, *args, context=context)
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
                 context: Any = None) -> asyncio.TimerHandle:
         self._check_closed()
-        return self._target().call_at(when, callback, *args, context=context)
+        return super().call_at(when, callback, *args, context=context)
 
     def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any,  # type: ignore[override]
                              context: Any = None) -> asyncio.Handle:
         self._check_closed()
-        return self.runtime.sched.allp[0].call_soon_threadsafe(callback, *args, context=context)
-
-    def create_future(self) -> asyncio.Future[Any]:
-        return asyncio.Future(loop=self._target())
+        return super().call_soon_threadsafe(callback, *args, context=context)
 
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
         """Start ``coro`` as a goroutine that keeps its exception, as a Task does.  The first is
@@ -301,7 +282,7 @@ class Loop(asyncio.AbstractEventLoop):
                 coro.close()
             raise
         rt = self.runtime
-        g = rt.sched.newproc(coro, self._target(), is_task=True, label=name or "")
+        g = super().create_task(coro, name=name, context=context)
         if not rt._started:
             rt._begin(g)
         return g
@@ -319,7 +300,13 @@ class Loop(asyncio.AbstractEventLoop):
         self._check_closed()
         if executor is None and self._executor_shutdown_called:
             raise RuntimeError("Executor shutdown has been called")
-        return self._target().run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
+        return super().run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
+
+    @property
+    def _default_executor(self) -> concurrent.futures.Executor | None:
+        """asyncio's private attribute, read by some asyncio test helpers (test_utils.close_loop)."""
+        drv = self.runtime.driver
+        return drv.default_executor if isinstance(drv, VirtualDriver) else None
 
     def set_default_executor(self, executor: Any) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
@@ -403,18 +390,6 @@ class Loop(asyncio.AbstractEventLoop):
         self._debug = bool(enabled)
 
 
-def _delegate(name: str) -> Callable[..., Any]:
-    def method(self: Loop, *args: Any, **kw: Any) -> Any:
-        self._check_closed()
-        return getattr(self._target(), name)(*args, **kw)
-
-    method.__name__ = name
-    method.__doc__ = f"``{name}`` on the calling goroutine's P (P0 from outside): real I/O needs clock='wall'."
-    return method
-
-
-for _name in _IO_METHODS:
-    setattr(Loop, _name, _delegate(_name))
 
 
 def new_event_loop(config: Config | None = None, **fields: Any) -> Loop:

@@ -91,6 +91,8 @@ def _child(module: str, clock: str, gomaxprocs: int, timeout: float, fields: dic
             signal.setitimer(signal.ITIMER_REAL, 0)
             super().stopTest(test)
             used = made[0] > self._made
+            if os.environ.get("AIOGC_SUITE_TRACE"):
+                print(f"{test.id()} {self._outcome} used={used} {self._detail}", file=sys.stderr, flush=True)
             if self._outcome == "skipped":
                 out["skipped"] += 1
             elif not used:

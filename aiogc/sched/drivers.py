@@ -43,7 +43,7 @@ from typing import Any
 
 from aiogc.errors import Deadlock
 from aiogc.sched.g import G
-from aiogc.sched.p import CUR, P_IDLE, P_RUNNING, P
+from aiogc.sched.p import CUR, P_IDLE, P_RUNNING, P, _current_tasks
 from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
 from aiogc.sched.sysmon import Sysmon
 
@@ -58,6 +58,7 @@ def run_timer_callback(sched: Sched, p: P, h: asyncio.TimerHandle) -> None:
     asyncio.events._set_running_loop(p)
     CUR.p = p
     sched.in_callback += 1
+    _current_tasks.pop(p, None)  # no goroutine runs now (see P.run_ready_callbacks)
     try:
         h._run()
     finally:
@@ -156,22 +157,15 @@ class VirtualDriver:
             if self.default_executor is None:
                 self.default_executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="aiogc")
             executor = self.default_executor
-        fut: asyncio.Future[Any] = p.create_future()
         cf = executor.submit(func, *args)
         self.external += 1
 
-        def copy_state(cf: concurrent.futures.Future[Any]) -> None:
+        def delivered() -> None:
             self.external -= 1
-            if fut.cancelled():
-                return
-            if cf.cancelled():
-                fut.cancel()
-            elif cf.exception() is not None:
-                fut.set_exception(cf.exception())  # type: ignore[arg-type]
-            else:
-                fut.set_result(cf.result())
 
-        cf.add_done_callback(lambda cf: self.call_soon_threadsafe(p, copy_state, (cf,), None))
+        # Both callbacks arrive through the inbox, in this order: the result, then the count.
+        fut = asyncio.wrap_future(cf, loop=p)
+        cf.add_done_callback(lambda _: self.call_soon_threadsafe(p, delivered, (), None))
         return fut
 
     def host_loop(self, what: str) -> Any:
@@ -195,6 +189,8 @@ class VirtualDriver:
         for p in sched.allp:
             if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
+            elif p.status == P_RUNNING and p not in self.active:
+                self.activate(p)  # resuming after a panic stopped this P mid-slice
         if sched.pidle:
             # Ps start idle; wakep (from newproc) picks them up.  Keep Go's order: P0 first.
             sched.pidle.sort(key=lambda q: -q.id)

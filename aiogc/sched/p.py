@@ -45,6 +45,10 @@ P_GCSTOP = 3
 P_DEAD = 4
 
 
+_current_tasks: dict[Any, Any] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+_register_task = asyncio.tasks._register_task
+
+
 class DirectWake:
     """A future done callback whose only effect is to make a parked goroutine runnable.
 
@@ -153,7 +157,10 @@ class P(asyncio.AbstractEventLoop):
 
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
         """A task is a goroutine: ``newproc`` onto this P (or the global queue from outside a G)."""
-        return self.sched.newproc(coro, self, is_task=True, label=name or "")
+        g = self.sched.newproc(coro, self, is_task=True, label=name or "")
+        g.context = context if context is not None else contextvars.copy_context()
+        _register_task(g)  # asyncio.all_tasks() sees it (a weak reference)
+        return g
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
         self.sched.runtime.report_loop_exception(context, self)
@@ -303,6 +310,9 @@ class P(asyncio.AbstractEventLoop):
         cbs = self.ready_cbs
         n = len(cbs)
         sched = self.sched
+        # No goroutine runs now: drop the trampoline's stale current-task entry, so an asyncio
+        # Task stepping as a callback here may enter (asyncio's _enter_task checks it).
+        _current_tasks.pop(self, None)
         sched.in_callback += 1
         try:
             for _ in range(n):

@@ -433,7 +433,9 @@ class Sched:
                 # Resume the goroutine.
                 coro = g.coro
                 try:
-                    if g.must_cancel and not g.locks:  # cancellation waits out a locked section
+                    if g.context is not None:
+                        trap = g.context.run(_resume, g)  # an asyncio task: runs in its own Context
+                    elif g.must_cancel and not g.locks:  # cancellation waits out a locked section
                         g.must_cancel = False
                         msg = g.cancel_msg
                         trap = coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())
@@ -536,10 +538,12 @@ class Sched:
             g._finish(result)
             return
         if isinstance(exc, _CancelledError) and (g.is_task or g.num_cancels > 0):
+            g.cancelled_exc = exc  # its message (and context chain) reach whoever awaits the G
+            g.cancel_msg = exc.args[0] if exc.args else None
             g._finish(cancelled=True)
             return
-        if g.is_task and isinstance(exc, Exception):
-            g._finish(exc=exc)
+        if g.is_task and not isinstance(exc, KeyboardInterrupt | SystemExit):
+            g._finish(exc=exc)  # as asyncio's Task.__step: any other BaseException is the task's result
             return
         tb = "".join(traceback.format_exception(exc))
         g.traceback_text = tb
@@ -615,6 +619,23 @@ class Sched:
         self.allgs.clear()
         for p in self.allp:
             _current_tasks.pop(p, None)
+
+
+def _resume(g: G) -> Any:
+    """Resume ``g`` once (the trampoline's three cases, above, inlined there): for a G that runs
+    in a ``contextvars.Context`` (a task, as asyncio's run each step in theirs)."""
+    coro = g.coro
+    if g.must_cancel and not g.locks:
+        g.must_cancel = False
+        msg = g.cancel_msg
+        return coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())
+    if g.wake_exc is not None:
+        exc = g.wake_exc
+        g.wake_exc = None
+        return coro.throw(exc)
+    val = g.wake_val
+    g.wake_val = None
+    return coro.send(val)
 
 
 class _FutWake(DirectWake):
