@@ -34,7 +34,11 @@ from aiogc.runtime import (
     run,
     set_gc_percent,
 )
+from aiogc.sched.g import G
+from aiogc.sched.p import P
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
+from aiogc.timers import Ticker, Timer, after, after_func, now, tick
+from aiogc.trace.metrics import MemStats
 
 __all__ = [
     "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "ChanClosed",
@@ -42,4 +46,5 @@ __all__ = [
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",
     "Loop", "EventLoopPolicy", "new_event_loop", "install",
+    "Timer", "Ticker", "after", "after_func", "tick", "now", "G", "P", "MemStats",
 ]

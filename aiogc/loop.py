@@ -94,16 +94,16 @@ class Loop(P):
         self._asyncgens_shutdown_called = False
         self._executor_shutdown_called = False
         self._signals: dict[int, Any] = {}  # signum -> the handler it replaced
-        self._host: asyncio.AbstractEventLoop | None = None
+        self._host_loop: asyncio.AbstractEventLoop | None = None
         drv = self.runtime.driver
         if isinstance(drv, WallDriver):
             try:
                 import uvloop
 
-                self._host = uvloop.new_event_loop()
+                self._host_loop = uvloop.new_event_loop()
             except ImportError:
-                self._host = asyncio.new_event_loop()
-            drv.host = self._host  # timers may be set before the first run
+                self._host_loop = asyncio.new_event_loop()
+            drv.host = self._host_loop  # timers may be set before the first run
 
     def __repr__(self) -> str:
         cfg = self.runtime.config
@@ -163,8 +163,8 @@ class Loop(P):
             if isinstance(drv, VirtualDriver):
                 drv.run(until)  # type: ignore[arg-type]
             else:
-                assert self._host is not None
-                self._host.run_until_complete(drv.run(until))  # type: ignore[arg-type]
+                assert self._host_loop is not None
+                self._host_loop.run_until_complete(drv.run(until))  # type: ignore[arg-type]
         finally:
             self._running = False
             self._stopping = False
@@ -195,8 +195,8 @@ class Loop(P):
             drv.default_executor.shutdown(wait=False)
             drv.default_executor = None
         self.runtime.close()
-        if self._host is not None:
-            self._host.close()
+        if self._host_loop is not None:
+            self._host_loop.close()
 
     async def shutdown_asyncgens(self) -> None:
         """Close every asynchronous generator this loop has seen start (asyncio's semantics)."""
@@ -225,15 +225,15 @@ class Loop(P):
         if not self.is_closed():
             self.call_soon_threadsafe(self.create_task, agen.aclose())
 
-    async def shutdown_default_executor(self) -> None:
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         """Wait for the default executor's threads to finish, off the scheduler (asyncio's semantics)."""
         self._executor_shutdown_called = True
         drv = self.runtime.driver
         if not isinstance(drv, VirtualDriver):
             # The host loop owns the executor (and the thread); its futures wake us (the netpoller).
-            assert self._host is not None
+            assert self._host_loop is not None
             drv.host_io_used = True
-            await self._host.shutdown_default_executor()
+            await self._host_loop.shutdown_default_executor()
             return
         ex = drv.default_executor
         if ex is None:
@@ -294,7 +294,7 @@ class Loop(P):
         raise NotImplementedError("tasks are goroutines in aiogc: a task factory cannot apply")
 
     # ---- executors --------------------------------------------------------------------------------
-    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:  # type: ignore[override]
         """``func(*args)`` on a thread (the default executor: a ThreadPoolExecutor); in virtual time its
         result arrives at the event time at which it is delivered (threads take no virtual time)."""
         self._check_closed()
@@ -315,11 +315,11 @@ class Loop(P):
         if isinstance(drv, VirtualDriver):
             drv.default_executor = executor
         else:
-            assert self._host is not None
-            self._host.set_default_executor(executor)
+            assert self._host_loop is not None
+            self._host_loop.set_default_executor(executor)
 
     # ---- signals ----------------------------------------------------------------------------------
-    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:  # type: ignore[override]
         """Run ``callback(*args)`` on a P when ``sig`` arrives (main thread only, as asyncio's).
 
         While a handler is installed a virtual-time run with nothing else to do waits for a
@@ -397,7 +397,7 @@ def new_event_loop(config: Config | None = None, **fields: Any) -> Loop:
     return Loop(config, **fields)
 
 
-class EventLoopPolicy(asyncio.events.BaseDefaultEventLoopPolicy):
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """asyncio's policy making aiogc loops: ``asyncio.set_event_loop_policy(aiogc.EventLoopPolicy())``.
 
     The configuration is checked once, here (``ConfigError`` at once for a bad field); every

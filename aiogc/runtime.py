@@ -16,8 +16,8 @@ import asyncio
 import random
 import sys
 import types
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, overload
 
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
@@ -28,6 +28,10 @@ from aiogc.sched.procresize import procresize
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import SAFEPOINT, gosched_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import EventBus
+
+if TYPE_CHECKING:
+    from aiogc.gc.heap import Ref
+    from aiogc.trace.metrics import MemStats
 
 
 class Runtime:
@@ -211,7 +215,7 @@ def go(coro: Coroutine[Any, Any, Any], *, name: str = "") -> G:
     return p.sched.newproc(coro, p, label=name)
 
 
-def gosched() -> Any:
+def gosched() -> Awaitable[None]:
     """``runtime.Gosched()``: yield the P; this G goes to the global queue tail."""
     if CUR.p is None:
         raise NotInGoroutine("gosched() must be awaited inside an aiogc goroutine")
@@ -233,7 +237,7 @@ def _compute(p: P, ns: int) -> Generator[Any, Any, None]:
     yield SAFEPOINT
 
 
-def compute(ns: int) -> Any:
+def compute(ns: int) -> Awaitable[None]:
     """Modelled CPU work of ``ns`` nanoseconds; a safe point (sysmon may preempt here).
 
     Virtual time: advances the P's clock.  Wall time: spins for ``ns`` real ns.
@@ -245,7 +249,13 @@ def compute(ns: int) -> Any:
     return _compute(_p(), ns)
 
 
-def gomaxprocs(n: int | None = None) -> Any:
+@overload
+def gomaxprocs(n: None = None) -> int: ...
+@overload
+def gomaxprocs(n: int) -> Awaitable[int]: ...
+
+
+def gomaxprocs(n: int | None = None) -> int | Awaitable[int]:
     """``runtime.GOMAXPROCS``.
 
     ``gomaxprocs()`` returns the current number of Ps.  ``await gomaxprocs(n)`` changes it and
@@ -301,7 +311,7 @@ def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **field
 
 
 # ---- the GC API ----------------------------------------------------------------------------------
-def alloc(size: int, nptrs: int = 0) -> Any:
+def alloc(size: int, nptrs: int = 0) -> Awaitable[Ref]:
     """``new``: allocate ``size`` bytes with ``nptrs`` pointer slots (its first words); may assist.
 
     Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
@@ -312,7 +322,7 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     p = CUR.p
     if p is None or p.curg is None:
         raise NotInGoroutine("aiogc.alloc must be awaited inside a goroutine (aiogc.run(main()))")
-    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)
+    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)  # type: ignore[no-any-return]
 
 
 def _check_alloc_args(size: Any, nptrs: Any) -> None:
@@ -339,9 +349,9 @@ def globals() -> dict[str, Any]:
     return _p().sched.gc.globals  # type: ignore[no-any-return]
 
 
-def read_mem_stats() -> Any:
+def read_mem_stats() -> MemStats:
     """``runtime.ReadMemStats``: a ``MemStats`` snapshot (``next_gc`` is the trigger, as in Go 1.5)."""
-    return _p().sched.gc.read_mem_stats()
+    return _p().sched.gc.read_mem_stats()  # type: ignore[no-any-return]
 
 
 def set_gc_percent(n: int | None) -> int | None:

@@ -90,7 +90,9 @@ class Timer:
         if self._func is not None:
             self._p.sched.newproc(self._func(), self._p, label="AfterFunc")
             return
-        self.c._try_send(self._p.now_ns())  # sendTime: never blocks; a full buffer drops it
+        # sendTime: never blocks; a full buffer drops it.  The time is the event's (the P's own
+        # clock may have run ahead of it in a long compute).
+        self.c._try_send(self._p.sched.now(None))
 
     def stop(self) -> bool:
         """``Stop``: True if this call stopped the timer, False if it had fired or been stopped."""
@@ -135,7 +137,7 @@ class Ticker:
         self._handle = h
 
     def _fire(self) -> None:
-        t = self._p.now_ns()
+        t = self._p.sched.now(None)  # the event's time, as in Timer._fire
         self.c._try_send(t)  # dropped if the receiver has not taken the previous tick
         period = self._period
         late = t - self._when

@@ -132,7 +132,7 @@ async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | Non
     stop = [False]
     chans = []
     for i in range(nprod):
-        ch = aiogc.Chan()
+        ch: aiogc.Chan[Any] = aiogc.Chan()
         chans.append(ch)
         aiogc.go(_consumer(w, ch), name=f"consumer{i}")
         aiogc.go(_producer(w, share, ch, stop), name=f"producer{i}")

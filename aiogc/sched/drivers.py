@@ -254,7 +254,7 @@ class VirtualDriver:
         if sched.panic is not None:
             raise sched.panic
 
-    def _deadlock(self, main_g: G) -> None:
+    def _deadlock(self, main_g: Any) -> None:
         sched = self.sched
         if any(p.ready_cbs for p in sched.allp):
             raise AssertionError("deadlock check with queued callbacks")  # unreachable: call_soon wakes

@@ -127,8 +127,10 @@ class P(asyncio.AbstractEventLoop):
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
         if isinstance(callback, DirectWake):
-            callback(*args)
-            return h
+            cur = CUR.p
+            if cur is not None and cur.curg is not None and not self.sched.in_callback:
+                callback(*args)  # completed by a running goroutine: ready the waiter now
+                return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
         target.ready_cbs.append(h)
@@ -159,7 +161,7 @@ class P(asyncio.AbstractEventLoop):
         """A task is a goroutine: ``newproc`` onto this P (or the global queue from outside a G)."""
         g = self.sched.newproc(coro, self, is_task=True, label=name or "")
         g.context = context if context is not None else contextvars.copy_context()
-        _register_task(g)  # asyncio.all_tasks() sees it (a weak reference)
+        _register_task(g)  # type: ignore[arg-type]  # asyncio.all_tasks() sees it (a weak reference)
         return g
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
