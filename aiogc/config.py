@@ -117,6 +117,9 @@ class Config:
       preempt_ns  sysmon's forcePreemptNS: a G running this long without rescheduling is preempted.
       runnext     what-if: False puts readied/new goroutines at the ring tail instead of ``runnext``.
       steal       what-if: False disables work stealing in findrunnable.
+      chaos       probability (0 <= chaos < 1) that a goroutine about to resume is first sent to the
+                  global queue tail: a random yield at every await that reached the scheduler, drawn
+                  from the run's RNG (the pytest plugin's --aiogc-chaos); 0 = off, Go's behaviour.
     GC:
       gogc        GOGC percentage; None is GOGC=off (no automatic cycles).
       yield_after_assist  the seed fix: Gosched after an assist that completed a mark phase.
@@ -134,6 +137,7 @@ class Config:
     preempt_ns: int = 10_000_000
     runnext: bool = True
     steal: bool = True
+    chaos: float = 0.0
     yield_after_assist: bool = True
     assist_policy: str = "seed"
     workbuf_size: int = 24
@@ -189,6 +193,8 @@ class Config:
         for name in ("runnext", "steal", "yield_after_assist"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
+        if isinstance(self.chaos, bool) or not isinstance(self.chaos, int | float) or not 0 <= self.chaos < 1:
+            raise ConfigError("chaos", self.chaos, "a probability, 0 <= chaos < 1")
         if self.assist_policy not in ("seed", "retry", "queue"):
             raise ConfigError("assist_policy", self.assist_policy, "'seed', 'retry' or 'queue'")
         int_field("workbuf_size", 2, 1 << 16)

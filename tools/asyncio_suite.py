@@ -134,8 +134,21 @@ def _child(module: str, clock: str, gomaxprocs: int, timeout: float, fields: dic
             self._outcome = "failed"
             self._detail = "unexpected success"
 
+    def flat(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+        return [t for x in suite for t in (flat(x) if isinstance(x, unittest.TestSuite) else [x])]
+
     suite = unittest.defaultTestLoader.loadTestsFromName(f"test.test_asyncio.{module}")
-    suite.run(Result())
+    result = Result()
+    for test in flat(suite):
+        try:
+            unittest.TestSuite([test]).run(result)  # with its class and module fixtures
+        except BaseException as e:  # noqa: BLE001 - escaped the TestCase (its runner's close): a failure
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            tid = test.id()
+            if not any(f[0] == tid for f in out["failures"]):
+                out["passed"] -= 1
+                out["failed"] += 1
+                out["failures"].append((tid, f"after the test: {type(e).__name__}: {e}"))
     return out
 
 

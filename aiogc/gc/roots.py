@@ -189,8 +189,12 @@ class RootScanner:
     def scan_frames(self, frames: list[FrameType]) -> None:
         for f in frames:
             self.words += 2  # the frame header: return address and frame pointer
-            for x in f.f_locals.values():
-                self.scan_value(x)
+            for name, x in f.f_locals.items():
+                # "@py_assert1"...: pytest's assertion rewriting (which pytest applies to aiogc itself,
+                # a pytest plugin's distribution) adds these; they are not program variables, and
+                # scanning them would make a run under pytest differ from the same run outside it.
+                if name[0] != "@":
+                    self.scan_value(x)
 
     def scan_goroutine(self, g: Any, stop_code: Any, running: bool = False) -> None:
         """Scan G's stack (Go's ``scanstack``); ``running`` = it is the calling goroutine."""

@@ -78,6 +78,7 @@ class Sched:
         self.panic: GoroutinePanic | None = None
         self.runnext_on = cfg.runnext
         self.steal_on = cfg.steal
+        self.chaos = cfg.chaos  # Config.chaos: random yields (0: never, and no RNG draw)
         # GC hooks (set by aiogc.gc when a collector is attached).
         self.gc: Any = None
         self.gc_blacken_enabled = False
@@ -348,6 +349,7 @@ class Sched:
         gq = self.gq
         virtual = self.virtual
         c_switch = self.c_switch
+        chaos = self.chaos
         prev_loop = _get_running_loop()
         prev_p = CUR.p
         _set_running_loop(p)
@@ -417,6 +419,9 @@ class Sched:
                         bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
                     if p.clock >= drv.limit:
                         return STEP_RUNNING  # with the next G in hand (see the end of the loop)
+                    if chaos and not g.system and self.rng.random() < chaos:
+                        self._preempt(p, g)  # Config.chaos: a random yield before it resumes
+                        continue
                 elif g.locks:
                     pass  # not preemptible now: resume it whatever is pending
                 elif self.gcwaiting and p is not self.stw_p:
@@ -429,6 +434,9 @@ class Sched:
                     g.preempt = True
                 elif g.preempt and not g.system:
                     self._preempt(p, g)
+                    continue
+                elif chaos and not g.system and self.rng.random() < chaos:
+                    self._preempt(p, g)  # Config.chaos: a random yield before this resumption
                     continue
                 # Resume the goroutine.
                 coro = g.coro
