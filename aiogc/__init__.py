@@ -14,9 +14,10 @@ from aiogc.errors import (
     Deadlock,
     GoroutinePanic,
     NotInGoroutine,
+    RuntimeEnded,
     UseAfterFree,
 )
-from aiogc.gc.heap import Ref
+from aiogc.gc.heap import Ref, Weak
 from aiogc.loop import EventLoopPolicy, Loop, install, new_event_loop
 from aiogc.runtime import (
     Runtime,
@@ -33,6 +34,7 @@ from aiogc.runtime import (
     read_mem_stats,
     run,
     set_gc_percent,
+    weak,
 )
 from aiogc.sched.g import G
 from aiogc.sched.p import P
@@ -41,8 +43,8 @@ from aiogc.timers import Ticker, Timer, after, after_func, now, tick
 from aiogc.trace.metrics import MemStats
 
 __all__ = [
-    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "ChanClosed",
-    "Ref", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
+    "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "RuntimeEnded", "ChanClosed",
+    "Ref", "Weak", "weak", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select",
     "Loop", "EventLoopPolicy", "new_event_loop", "install",

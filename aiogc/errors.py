@@ -15,6 +15,7 @@ __all__ = [
     "NotInGoroutine",
     "CheckmarkError",
     "UseAfterFree",
+    "RuntimeEnded",
     "Throw",
     "ChanClosed",
     "RuntimeMisuse",
@@ -88,3 +89,10 @@ class ChanClosed(AiogcError):
 class RuntimeMisuse(AiogcError, RuntimeError):
     """A Runtime used the wrong way: run twice, ``run_async`` in virtual time, or a runtime
     started from inside a goroutine of another (one runtime runs at a time per process)."""
+
+
+class RuntimeEnded(UseAfterFree):
+    """A ``Ref`` (or weak pointer) was used after the runtime that owns its heap ended.
+
+    A subclass of ``UseAfterFree``: when ``run()`` returns, every object of its heap is gone.
+    """

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
+from aiogc.gc.heap import MAX_ALLOC, Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
@@ -317,7 +318,8 @@ def alloc(size: int, nptrs: int = 0) -> Awaitable[Ref]:
     Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
     ValueError for negative values or ``8 * nptrs > size``.
     """
-    if type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size:
+    if (type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size
+            or size > MAX_ALLOC):
         _check_alloc_args(size, nptrs)
     p = CUR.p
     if p is None or p.curg is None:
@@ -337,6 +339,18 @@ def _check_alloc_args(size: Any, nptrs: Any) -> None:
         raise ValueError(f"alloc nptrs must be >= 0, got {nptrs}")
     if nptrs * 8 > size:
         raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
+    if size > MAX_ALLOC:
+        raise ValueError(f"alloc size {size} exceeds the largest heap Go 1.5 can map on linux/amd64 "
+                         f"(_MaxMem = {MAX_ALLOC} bytes): out of memory")
+
+
+def weak(ref: Ref) -> Weak:
+    """``weak.Make`` (Go 1.24's ``weak.Pointer``): a pointer that does not keep ``ref``'s object
+    alive; ``.value()`` is a ``Ref`` to it, or ``None`` once it has been collected.
+
+    TypeError if ``ref`` is not a ``Ref``; ``UseAfterFree`` if its object is already freed.
+    """
+    return Weak(ref)
 
 
 async def gc() -> None:
@@ -354,9 +368,13 @@ def read_mem_stats() -> MemStats:
     return _p().sched.gc.read_mem_stats()  # type: ignore[no-any-return]
 
 
-def set_gc_percent(n: int | None) -> int | None:
-    """``debug.SetGCPercent``: set GOGC (None or negative = off); returns the old value."""
+def set_gc_percent(n: int | str | None) -> int | None:
+    """``debug.SetGCPercent``: set GOGC; returns the old value (None = off).
+
+    Takes what ``Config(gogc=...)`` takes (an int >= 0, a numeric string, ``"off"``, ``None``)
+    and, as Go does, any negative int for off.  ``ConfigError`` for anything else.
+    """
     from aiogc.config import parse_gogc
 
-    v = parse_gogc(-1 if n is None else n, "gogc") if (n is None or n >= 0 or n == -1) else None
+    v = None if type(n) is int and n < 0 else parse_gogc(n, "gogc")
     return _p().sched.gc.pacer.set_gc_percent(v)  # type: ignore[no-any-return]

@@ -185,7 +185,7 @@ def test_use_after_free_every_access() -> None:
     h = Heap()
     keep = h.ref_of(h.alloc(16, 2, black=True))
     dead = h.ref_of(h.alloc(16, 2))
-    h.sweep()
+    h.sweep(free_held=True)
     assert not dead.alive and keep.alive
     with pytest.raises(UseAfterFree):
         dead[0]
@@ -208,7 +208,7 @@ def test_use_after_free_every_access() -> None:
 def test_use_after_free_slot_reuse() -> None:
     h = Heap()
     old = h.ref_of(h.alloc(16, 2))
-    h.sweep()
+    h.sweep(free_held=True)
     new = h.ref_of(h.alloc(64, 1))
     assert new.id == old.id  # the slot is reused ...
     assert new.gen == old.gen + 1  # ... with a new generation
@@ -272,7 +272,7 @@ def test_sweep_nils_pointer_words_and_reuses_storage() -> None:
         b[i] = b
     off_a = int(h.ptr_off[a.id])
     top = h.ptr_top
-    assert h.sweep() == (1, 64)
+    assert h.sweep(free_held=True) == (1, 64)
     assert (h.ptrs[off_a : off_a + 8] == -1).all()
     h.check_invariants()
     # a new object of the same bucket (5..8 words) takes a's block: the pool does not grow
@@ -289,7 +289,7 @@ def test_pointer_storage_steady_state() -> None:
     shapes = [rnd.randrange(1, 40) for _ in range(300)]
     for s in shapes:
         h.alloc(8 * s, s)
-    h.sweep()
+    h.sweep(free_held=True)
     top, nslots = h.ptr_top, h.nslots
     for _ in range(5):
         rnd.shuffle(shapes)
@@ -297,7 +297,7 @@ def test_pointer_storage_steady_state() -> None:
             r = h.ref_of(h.alloc(8 * s, s))
             r[s - 1] = r
         h.check_invariants()
-        h.sweep()
+        h.sweep(free_held=True)
         h.check_invariants()
     assert h.ptr_top == top and h.nslots == nslots
 

@@ -61,7 +61,7 @@ from aiogc.gc.pacer import (
     format_pacer_start_line,
     heap_goal,
 )
-from aiogc.gc.roots import RootScanner
+from aiogc.gc.roots import RootScanner, python_held_ids
 from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
 from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.sched.g import WAITING, G
@@ -164,6 +164,7 @@ class Collector:
 
     def finish(self) -> None:
         self.sched.gc_blacken_enabled = False
+        self.heap.close()  # a Ref used after the run raises RuntimeEnded
 
     def now(self, p: P | None = None) -> int:
         return self.sched.now(p)
@@ -506,16 +507,26 @@ class Collector:
             scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
         gcw = p.gcw
         marker.mark_roots(scanner.out, gcw)
+        # The safety net (heap.py, "The live-handle table"): with the world stopped, grey every
+        # object a live Python Ref still names that the stack scans did not reach (a running
+        # frame's evaluation stack, a C container...).  Each one is charged as one root word,
+        # what a stack scan that had seen it would have cost.  After this, the drain below
+        # blackens everything they reach, so sweep frees no object Python can still load.
+        held = heap.held_unmarked()
+        if held.size:
+            marker.mark_roots(held.tolist(), gcw)
         work = marker.drain(gcw, None)
         gcw.dispose()
-        p.clock += (scanner.words * 8 + work) // 8 * self.c_word
+        p.clock += (scanner.words * 8 + int(held.size) * 8 + work) // 8 * self.c_word
         marker.check_no_work(q.gcw for q in sched.allp)
         if self.debug.get("gccheckmark"):
+            # Roots re-found independently of the table: the stacks and globals, plus every
+            # Ref object CPython tracks (which also catches a Ref to an already freed object).
             roots = RootScanner(heap)
             roots.scan_globals(self.globals)
             for g in list(sched.allgs.values()):
                 roots.scan_goroutine(g, self._run_slice_code, running=g is me)
-            marker.checkmark(roots.out)
+            marker.checkmark(roots.out + python_held_ids(heap))
         bytes_marked = heap.bytes_marked
         pacer.mark_done(bytes_marked, heap.heap_live, marker.scan_work)
         heap.set_heap_live(bytes_marked)

@@ -16,7 +16,19 @@ Layout (struct of arrays, all numpy, indexed by object id = slot):
                           (-1 when ``nptrs == 0`` or the slot is free);
   ``allocated[id]`` uint8 1 while the slot holds an object;
   ``ptrs[k]``      int64  the pointer pool (a pooled CSR): a pointer word holds the id of
-                          the object it points to, or -1 for nil.
+                          the object it points to, or -1 for nil;
+  ``handles[id]``  int32  how many Python ``Ref`` objects name the slot now: the live-handle
+                          table, the GC's safety net under stack scanning (see below).
+
+The live-handle table.  Go's roots are every pointer the program can still load; in Python
+that is every ``Ref`` any live Python object can reach, and no scanner sees all of them (an
+evaluation-stack temporary of a running frame is invisible to introspection).  So each ``Ref``
+counts itself: ``Ref.__init__`` adds one to ``handles[id]`` and ``Ref.__del__`` (CPython runs it
+when the last reference goes, or when its cyclic collector frees a cycle) takes one off.  Mark
+termination greys every unmarked slot with ``handles > 0`` with the world stopped
+(``Collector._mark_termination``), so an object is never freed while a ``Ref`` to it exists, and
+``sweep`` throws if it would ever free one.  Copying a ``Ref`` returns the same handle; pickling
+one is a ``TypeError`` (a heap slot means nothing in another process).
 
 Pointer storage: an object with ``nptrs > 0`` owns a block of ``2**b >= nptrs`` words of
 ``ptrs`` (bucket ``b = (nptrs-1).bit_length()``).  Freed blocks go to the free list of their
@@ -38,7 +50,11 @@ Invariants (``check_invariants`` asserts them; tests call it):
     block is -1 (sweep nils a freed object's words, so a reused block starts all nil);
   * free slots have ``size == nptrs == mark == 0`` and ``ptr_off == -1``;
   * ``heap_alloc == size[allocated].sum()`` and ``nobjects == allocated.sum()``;
-  * after ``sweep`` every mark bit is clear.
+  * after ``sweep`` every mark bit is clear;
+  * ``handles[id] > 0`` only for allocated slots: sweep never frees a slot a ``Ref`` names.
+
+After the runtime ends (``Heap.close``) every access through a ``Ref`` raises ``RuntimeEnded``:
+the generation view is replaced by one that raises, so the check costs nothing on the hot path.
 
 Accounting of ``bytes_marked`` (Go's ``work.bytesMarked``): the single global counter lives
 HERE, as ``Heap.bytes_marked``, because both sides add to it: ``alloc(black=True)`` adds the
@@ -62,12 +78,14 @@ from typing import Any
 
 import numpy as np
 
-from aiogc.errors import Throw, UseAfterFree
+from aiogc.errors import RuntimeEnded, Throw, UseAfterFree
 from aiogc.gc.sizeclass import round_size
 
-__all__ = ["Heap", "Ref", "PTR_SIZE"]
+__all__ = ["Heap", "Ref", "Weak", "PTR_SIZE", "MAX_ALLOC"]
 
 PTR_SIZE = 8  # bytes per pointer word (64-bit)
+#: Go 1.5's ``_MaxMem`` on linux/amd64 (1<<39 - 1, the arena it reserves): no object can be larger
+MAX_ALLOC = (1 << 39) - 1
 _INITIAL_SLOTS = 1024
 _INITIAL_PTRS = 4096
 
@@ -91,8 +109,31 @@ class Ref:
         self.heap = heap
         self.id = id
         self.gen = gen
+        heap._handles_v[id] += 1  # the live-handle table (module docstring)
+
+    def __del__(self) -> None:
+        # Runs when CPython frees this handle: the slot loses one live handle.  Never raises
+        # (a half-built Ref has no ``heap``; at interpreter exit the heap may be gone).
+        try:
+            h = self.heap
+            if h._gen_v[self.id] == self.gen:  # a stale handle no longer counts (sweep(free_held=True))
+                h._handles_v[self.id] -= 1
+        except Exception:
+            pass
+
+    def __copy__(self) -> Ref:
+        return self  # a pointer handle is a value: copies are the same handle
+
+    def __deepcopy__(self, memo: Any) -> Ref:
+        return self  # copying a Python structure copies pointers, not the objects they name
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Ref cannot be pickled: it names a slot of one runtime's heap in this process")
 
     def _dead(self) -> UseAfterFree:
+        if self.heap.closed:
+            return RuntimeEnded(f"use of object {self.id} after its runtime ended: run() has returned "
+                                "and its heap is gone")
         return UseAfterFree(
             f"use after free: object {self.id} generation {self.gen} was freed "
             f"(slot now at generation {self.heap._gen_v[self.id]})"
@@ -103,6 +144,8 @@ class Ref:
         oid = self.id
         if h._gen_v[oid] != self.gen:
             raise self._dead()
+        if type(i) is not int:
+            i = _slot_index(i)
         n = h._nptrs_v[oid]
         if i < 0:
             i += n
@@ -128,6 +171,8 @@ class Ref:
                 raise other._dead()
         else:
             raise TypeError(f"pointer slots hold a Ref or None, not {type(other).__name__}")
+        if type(i) is not int:
+            i = _slot_index(i)
         n = h._nptrs_v[oid]
         if i < 0:
             i += n
@@ -160,8 +205,9 @@ class Ref:
 
     @property
     def alive(self) -> bool:
-        """True while the object this handle names has not been freed."""
-        return self.heap._gen_v[self.id] == self.gen
+        """True while the object this handle names has not been freed (False once its runtime ended)."""
+        h = self.heap
+        return not h.closed and h._gen_v[self.id] == self.gen
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -179,6 +225,61 @@ class Ref:
     def __repr__(self) -> str:
         state = "" if self.alive else " freed"
         return f"<Ref id={self.id} gen={self.gen}{state}>"
+
+
+def _slot_index(i: Any) -> int:
+    """A pointer-slot index that is not a plain ``int``: ints in disguise (``numpy.int64``, any
+    ``__index__``) are accepted, anything else is a ``TypeError`` naming what was given."""
+    if isinstance(i, bool) or not hasattr(type(i), "__index__"):
+        raise TypeError(f"pointer slot index must be an int, not {type(i).__name__} "
+                        "(a Ref has numbered pointer slots; slices are not supported)")
+    return int(i.__index__())
+
+
+class Weak:
+    """A weak pointer (Go 1.24's ``weak.Pointer``): names an object without keeping it alive.
+
+    ``value()`` is a ``Ref`` to the object while it has not been collected, else ``None``
+    (also ``None`` once its runtime ended).  Holding a ``Weak`` does not count in the
+    live-handle table; the ``Ref`` that ``value()`` returns does, like any other.  Two weak
+    pointers made from the same object are equal, as in Go.
+    """
+
+    __slots__ = ("heap", "id", "gen")
+
+    def __init__(self, ref: Ref) -> None:
+        if type(ref) is not Ref:
+            raise TypeError(f"weak() needs a Ref, got {type(ref).__name__}")
+        h = ref.heap
+        if h.closed or h._gen_v[ref.id] != ref.gen:
+            raise ref._dead()
+        self.heap = h
+        self.id = ref.id
+        self.gen = ref.gen
+
+    def value(self) -> Ref | None:
+        h = self.heap
+        if h.closed or h._gen_v[self.id] != self.gen:
+            return None
+        return Ref(h, self.id, self.gen)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Weak and other.id == self.id and other.gen == self.gen and other.heap is self.heap
+
+    def __hash__(self) -> int:
+        return hash(("weak", self.id, self.gen))
+
+    def __repr__(self) -> str:
+        return f"<Weak id={self.id} gen={self.gen}{'' if self.value() is not None else ' collected'}>"
+
+
+class _EndedGenerations:
+    """Stands in for ``Heap._gen_v`` after ``Heap.close``: every generation check raises."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i: int) -> int:
+        raise RuntimeEnded(f"use of object {i} after its runtime ended: run() has returned and its heap is gone")
 
 
 class Heap:
@@ -200,6 +301,7 @@ class Heap:
         self.gen: np.ndarray = np.zeros(cap, np.int64)
         self.ptr_off: np.ndarray = np.full(cap, -1, np.int64)
         self.allocated: np.ndarray = np.zeros(cap, np.uint8)
+        self.handles: np.ndarray = np.zeros(cap, np.int32)
         self.ptrs: np.ndarray = np.full(max(1, int(initial_ptr_words)), -1, np.int64)
         #: slots ever used: ids are < nslots
         self.nslots = 0
@@ -210,6 +312,8 @@ class Heap:
 
         self.wb_enabled = False
         self.shade: Callable[[int], None] | None = None
+        #: set by ``close`` when the runtime ends
+        self.closed = False
 
         self.bytes_marked = 0
         self.heap_live = 0
@@ -230,6 +334,7 @@ class Heap:
         self._off_v = self.ptr_off.data
         self._alloc_v = self.allocated.data
         self._ptrs_v = self.ptrs.data
+        self._handles_v = self.handles.data
 
     @property
     def capacity(self) -> int:
@@ -251,6 +356,7 @@ class Heap:
         self.gen = grown(self.gen, 0)
         self.ptr_off = grown(self.ptr_off, -1)
         self.allocated = grown(self.allocated, 0)
+        self.handles = grown(self.handles, 0)
         self._refresh_views()
 
     def _grow_ptrs(self, need: int) -> None:
@@ -276,6 +382,8 @@ class Heap:
         """
         if size < 0:
             raise ValueError(f"alloc: negative size {size}")
+        if size > MAX_ALLOC:
+            raise ValueError(f"alloc: size {size} exceeds _MaxMem ({MAX_ALLOC} bytes): out of memory")
         if nptrs < 0:
             raise ValueError(f"alloc: negative nptrs {nptrs}")
         if nptrs * PTR_SIZE > size:
@@ -359,7 +467,7 @@ class Heap:
 
     # ------------------------------------------------------------------ sweep
 
-    def sweep(self) -> tuple[int, int]:
+    def sweep(self, free_held: bool = False) -> tuple[int, int]:
         """Free every allocated object whose mark bit is clear, then clear all mark bits.
 
         Models ``gcSweep`` in forced-block mode (sweep everything now; model doc §2.12).
@@ -368,12 +476,24 @@ class Heap:
         ``heap_live`` is not touched (the caller already set it to ``bytes_marked``).
         Returns ``(freed_objects, freed_bytes)``.  Vectorised: O(nslots) numpy work plus
         O(freed) list appends.
+
+        Throws if an unmarked object still has live ``Ref`` handles (the runtime greys them all
+        at mark termination).  ``free_held=True`` frees such objects anyway and forgets their
+        handles, which then raise ``UseAfterFree``: for unit tests of the heap alone, whose
+        own Refs are not roots.
         """
         n = self.nslots
         dead = np.flatnonzero((self.allocated[:n] != 0) & (self.mark[:n] == 0))
         nd = int(dead.size)
         freed_bytes = 0
         if nd:
+            held = self.handles[dead]
+            if free_held:
+                self.handles[dead] = 0
+            elif held.any():
+                oid = int(dead[int(np.flatnonzero(held)[0])])
+                raise Throw(f"sweep: freeing object {oid}, which {int(self.handles[oid])} live Ref handle(s) "
+                            "still name (the live-handle table was not a root)")
             freed_bytes = int(self.size[dead].sum())
             cnt = self.nptrs[dead].astype(np.int64)
             has = cnt > 0
@@ -411,6 +531,17 @@ class Heap:
         self.mark[:n] = 0
         return nd, freed_bytes
 
+    def held_unmarked(self) -> np.ndarray:
+        """Ids of unmarked objects that live ``Ref`` handles name: what the safety net greys."""
+        n = self.nslots
+        return np.flatnonzero((self.handles[:n] != 0) & (self.mark[:n] == 0))
+
+    def close(self) -> None:
+        """The runtime ended: from now on any access through a ``Ref`` raises ``RuntimeEnded``."""
+        self.closed = True
+        self.wb_enabled = False
+        self._gen_v = _EndedGenerations()  # type: ignore[assignment]
+
     # ------------------------------------------------------------------ checks
 
     def check_invariants(self) -> None:
@@ -426,6 +557,8 @@ class Heap:
             raise Throw("heap: a free slot has size, nptrs or ptr_off set")
         if np.any(self.mark[:n][free] != 0):
             raise Throw("heap: a free slot is marked")
+        if np.any(self.handles[:n][free] != 0) or np.any(self.handles[:n] < 0):
+            raise Throw("heap: a free slot has live Ref handles, or a handle count is negative")
         if int(size[al].sum()) != self.heap_alloc:
             raise Throw("heap: heap_alloc != bytes of allocated objects")
         if int(al.sum()) != self.nobjects:
