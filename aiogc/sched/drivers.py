@@ -279,6 +279,7 @@ class WallDriver:
         self.wakeup: asyncio.Future[None] | None = None
         self.pending_timers = 0
         self.host_io_used = False  # some goroutine used host I/O (see _deadlocked)
+        self.external = 0  # executor jobs not yet done
         self.hooks_after_step: list[Any] = []
 
     def now(self, p: P | None) -> int:
@@ -333,7 +334,16 @@ class WallDriver:
 
     def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
                         func: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
-        return self.host_loop("run_in_executor").run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
+        fut: asyncio.Future[Any] = self.host_loop("run_in_executor").run_in_executor(executor, func, *args)
+        # A pending executor job may still complete the future the run waits for (see _deadlocked).
+        self.external += 1
+
+        def done(_: Any) -> None:
+            self.external -= 1
+            self._kick()
+
+        fut.add_done_callback(done)
+        return fut
 
     async def run(self, main_g: G | asyncio.Future[Any]) -> None:
         sched = self.sched
@@ -379,7 +389,7 @@ class WallDriver:
 
     def _deadlocked(self) -> bool:
         sched = self.sched
-        if self.pending_timers > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
+        if self.pending_timers > 0 or self.external > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
             return False
         if not self.host_io_used:
             # The program never touched the host loop (no sockets, servers, executors): only
