@@ -2,7 +2,7 @@
 
 Commands (one function ``cmd_<name>(args) -> int`` each, registered in ``COMMANDS``):
   demo     the seed experiment under the live view (``aiogc.experiments.demo``); ``--scheduler``:
-           the scheduler alone, in plain text (``demo_scheduler``)
+           the scheduler alone, in plain text (``aiogc.experiments.scheduler_demo``)
   run      ``go run`` for Python: run FILE.py's ``async def main()`` as the main goroutine
   compare  fix on vs off over seeds and GOMAXPROCS (``aiogc.experiments.compare``)
   sweep    parameter grids on a process pool or a Dask cluster (``aiogc.experiments.sweep``)
@@ -25,39 +25,29 @@ import asyncio
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-from aiogc.argtypes import integer
+from aiogc.argtypes import integer, positive_float
 from aiogc.errors import AiogcError, ConfigError, Deadlock, GoroutinePanic
 
-PROG = "aiogc"
-EXIT_USAGE = 2  # bad input; also Go's exit status on panic and fatal errors
-EXIT_INTERRUPTED = 130
-
-
-class CLIError(Exception):
-    """A bad input found after parsing: printed as one ``aiogc: error:`` line, exit 2."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose errors are one line on stderr (``aiogc: error: ...``) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise SystemExit(_fail(message))
-
-
-def _fail(message: str) -> int:
-    """Print ``aiogc: error: <message>`` as one line on stderr; returns the exit status (2)."""
-    msg = " ".join(str(message).split())  # one line, whatever the message holds
-    sys.stderr.write(f"{PROG}: error: {msg}\n")
-    sys.stderr.flush()
-    return EXIT_USAGE
-
+# One-line errors, output files, Config from flags and observers live below the CLI (aiogc.io),
+# so that experiments/ and bench/ share them without importing this module.
+from aiogc.io import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    ArgumentParser,
+    CLIError,
+    attach_live,
+    attach_trace,
+    check_writable,
+    config_from_args,
+    fail,
+)
 
 # ---- argument types ----------------------------------------------------------------------------
 _int = integer
@@ -86,83 +76,6 @@ def _add_runtime_flags(p: argparse.ArgumentParser, *, clock: bool) -> None:
                        help="virtual (deterministic simulated time) or wall (real time); default virtual")
 
 
-def _make_config(args: argparse.Namespace, **extra: Any) -> Any:
-    """A validated Config from the flags given (others: environment, then defaults)."""
-    from aiogc.config import Config
-
-    fields: dict[str, Any] = dict(extra)
-    if getattr(args, "gomaxprocs", None) is not None:
-        fields["gomaxprocs"] = args.gomaxprocs
-    if getattr(args, "gogc", None) is not None:
-        fields["gogc"] = args.gogc
-    if getattr(args, "seed", None) is not None:
-        fields["seed"] = args.seed
-    if getattr(args, "clock", None) is not None:
-        fields["clock"] = args.clock
-    return Config.make(None, **fields)
-
-
-# ---- observers: trace file, live view ------------------------------------------------------------
-def _attach_trace(runtime: Any, path: str) -> Callable[[], None]:
-    """Attach the Perfetto trace writer; returns a function that detaches it and writes ``path``.
-
-    Uses ``aiogc.trace.perfetto.attach(runtime, path)`` (returns the closing function); a missing
-    module is reported as "trace output is not available yet", an unwritable file as one line.
-    """
-    try:
-        perfetto = importlib.import_module("aiogc.trace.perfetto")
-    except ImportError:
-        raise CLIError("trace output is not available yet") from None
-    attach = getattr(perfetto, "attach", None)
-    if attach is None:
-        raise CLIError("trace output is not available yet (aiogc.trace.perfetto has no attach())")
-    _check_writable(path)
-    close = _closer(attach(runtime, path))
-
-    def finish() -> None:
-        try:
-            close()
-        except OSError as e:
-            raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
-
-    return finish
-
-
-def _attach_live(runtime: Any, **kw: Any) -> Callable[[], None]:
-    """Attach the rich live view (``aiogc.view.live.attach(runtime)``); returns the function that stops it.
-
-    Not a terminal: the view prints notable events as plain lines instead of animating.
-    """
-    try:
-        live = importlib.import_module("aiogc.view.live")
-    except ImportError:
-        raise CLIError("the live view is not available yet") from None
-    attach = getattr(live, "attach", None)
-    if attach is None:
-        raise CLIError("the live view is not available yet (aiogc.view.live has no attach())")
-    return _closer(attach(runtime, **kw))
-
-
-def _check_writable(path: str) -> None:
-    """Fail early (one line) if ``path`` cannot be created, before a long run."""
-    d = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise CLIError(f"cannot write {path}: is a directory")
-    if not os.path.isdir(d):
-        raise CLIError(f"cannot write {path}: no such directory {d}")
-    if not os.access(d, os.W_OK):
-        raise CLIError(f"cannot write {path}: permission denied")
-
-
-def _closer(handle: Any) -> Callable[[], None]:
-    if handle is None:
-        return lambda: None
-    if callable(handle):
-        return handle  # type: ignore[no-any-return]
-    close = getattr(handle, "close", None)
-    return close if callable(close) else (lambda: None)
-
-
 # ---- demo ----------------------------------------------------------------------------------------
 def add_demo_parser(sub: Any) -> None:
     from aiogc.experiments.demo import add_demo_arguments
@@ -179,140 +92,15 @@ def add_demo_parser(sub: Any) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.scheduler:
-        return demo_scheduler(args)
+        from aiogc.experiments.scheduler_demo import cmd_demo_scheduler
+
+        return cmd_demo_scheduler(args)
     from aiogc.experiments.demo import cmd_demo as seed_demo
 
     for path in (args.json, args.trace):
         if path:
-            _check_writable(path)
+            check_writable(path)
     return seed_demo(args)
-
-
-def demo_scheduler(args: argparse.Namespace) -> int:
-    """The scheduler at work: rounds of fan-out/fan-in over channels, plus one CPU hog per round.
-
-    Each round, main starts 4 x GOMAXPROCS workers that read jobs (modelled CPU work of varied
-    length) from one channel and send results to another; main feeds the jobs, sums the results and
-    waits on a WaitGroup.  A hog goroutine computes for 25 ms in 1 ms steps, so sysmon preempts it.
-    Prints, per P, how many goroutines it ran (switches), steals and preemptions, then the virtual
-    time taken.  On a terminal (unless ``--no-live``) the live view runs meanwhile, at ``--speed``.  Counts come from the event bus (read-only, as every observer).
-    """
-    import aiogc
-    from aiogc.trace.events import Ev
-
-    cfg = _make_config(args, yield_after_assist=not args.no_yield, clock="virtual")
-    rt = aiogc.Runtime(cfg)
-    n = cfg.gomaxprocs
-    runs = [0] * n
-    steals = [0] * n
-    stolen = [0] * n
-    preempts = [0] * n
-
-    def count(ev: tuple[int, str, int, int, Any]) -> None:
-        kind, p = ev[1], ev[2]
-        if p < 0:
-            return
-        if kind == Ev.GoStart:
-            runs[p] += 1
-        elif kind == Ev.Steal:
-            steals[p] += 1
-            stolen[p] += ev[4][1]
-        elif kind == Ev.GoPreempt:
-            preempts[p] += 1
-
-    rt.bus.subscribe(count)
-    if args.json:
-        _check_writable(args.json)
-    closers: list[Callable[[], None]] = []
-    if args.trace:
-        closers.append(_attach_trace(rt, args.trace))
-    if not args.no_live and sys.stdout.isatty():
-        closers.append(_attach_live(rt, speed=args.speed))
-    limit_ns = int(args.duration * 1e9)
-    nworkers = 4 * n
-    njobs = 64 * n
-
-    async def worker(jobs: aiogc.Chan, results: aiogc.Chan, wg: aiogc.WaitGroup) -> None:
-        async for cost in jobs:
-            await aiogc.compute(cost)
-            await results.send(cost)
-        wg.done()
-
-    async def hog(ms: int) -> None:
-        for _ in range(ms):
-            await aiogc.compute(1_000_000)
-
-    async def main() -> list[dict[str, int]]:
-        rounds: list[dict[str, int]] = []
-        rng = aiogc.current_runtime().rng
-        for r in range(args.cycles):
-            t0 = aiogc.current_runtime().now_ns()
-            if t0 >= limit_ns:
-                break
-            jobs: aiogc.Chan[Any] = aiogc.Chan(16)
-            results: aiogc.Chan[Any] = aiogc.Chan(16)
-            wg = aiogc.WaitGroup()
-            wg.add(nworkers)
-            for _ in range(nworkers):
-                aiogc.go(worker(jobs, results, wg))
-            aiogc.go(hog(25))
-            costs = [rng.randrange(5_000, 200_000) for _ in range(njobs)]
-
-            async def feed(costs: list[int] = costs, jobs: aiogc.Chan = jobs) -> None:
-                for c in costs:
-                    await jobs.send(c)
-                jobs.close()
-
-            aiogc.go(feed())
-            total = 0
-            for _ in range(njobs):
-                total += await results.recv()
-            await wg.wait()
-            t1 = aiogc.current_runtime().now_ns()
-            rounds.append({"round": r + 1, "jobs": njobs, "work_ns": total, "elapsed_ns": t1 - t0})
-        return rounds
-
-    try:
-        rounds = rt.run(main())
-    finally:
-        for close in reversed(closers):
-            close()
-    total_ns = rt.now_ns()
-    out = sys.stdout
-    out.write(f"aiogc demo: scheduler, GOMAXPROCS={n}, seed={cfg.seed}, virtual time\n")
-    out.write(f"{len(rounds)} round(s) of fan-out/fan-in: {nworkers} workers, {njobs} jobs each, "
-              "plus a 25 ms CPU hog\n")
-    for rd in rounds:
-        par = rd["work_ns"] / rd["elapsed_ns"] if rd["elapsed_ns"] else 0.0
-        out.write(f"  round {rd['round']}: {rd['elapsed_ns'] / 1e6:8.3f} ms for {rd['work_ns'] / 1e6:8.3f} ms "
-                  f"of job work (parallelism {par:4.2f})\n")
-    out.write(f"{'P':>4} {'ran':>8} {'steals':>7} {'stolen':>7} {'preempt':>8} {'schedtick':>10}\n")
-    for p in rt.sched.allp:
-        out.write(f"{p.id:>4} {runs[p.id]:>8} {steals[p.id]:>7} {stolen[p.id]:>7} {preempts[p.id]:>8} "
-                  f"{p.schedtick:>10}\n")
-    out.write(f"total: {sum(runs)} goroutine runs, {sum(steals)} steals, {sum(preempts)} preemptions, "
-              f"{total_ns / 1e6:.3f} ms virtual time\n")
-    if args.json:
-        doc = {
-            "config": {"gomaxprocs": n, "seed": cfg.seed, "gogc": cfg.gogc, "cycles": args.cycles},
-            "rounds": rounds,
-            "procs": [{"p": i, "ran": runs[i], "steals": steals[i], "stolen": stolen[i],
-                       "preemptions": preempts[i], "schedtick": rt.sched.allp[i].schedtick} for i in range(n)],
-            "virtual_ns": total_ns,
-        }
-        write_json(args.json, doc)
-    return 0
-
-
-def write_json(path: str, doc: Any, indent: int = 2) -> None:
-    """Write ``doc`` as JSON to ``path``; a failure is a one-line CLIError."""
-    _check_writable(path)
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=indent)
-            f.write("\n")
-    except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 # ---- run ----------------------------------------------------------------------------------------
@@ -323,8 +111,16 @@ def add_run_parser(sub: Any) -> None:
                                    "flags override them.")
     p.add_argument("file", metavar="FILE.py", help="the program: a Python file defining async def main()")
     _add_runtime_flags(p, clock=True)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="set_fields",
+                   help="set any Config field (repeatable), e.g. --set yield_after_assist=false to turn "
+                        "the seed fix off, --set assist_policy=retry, --set preempt_ns=20_000_000")
     p.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
-    p.add_argument("--live", action="store_true", help="show the live view while the program runs")
+    p.add_argument("--trace-goroutines", action="store_true",
+                   help="with --trace: one track per goroutine (running and runnable slices)")
+    p.add_argument("--live", action="store_true",
+                   help="show the live view while the program runs (the program's output is kept above it)")
+    p.add_argument("--speed", type=positive_float, default=None, metavar="X",
+                   help="with --live: pace the run at X virtual seconds per wall second (default unpaced)")
 
 
 def _load_main(path: str) -> Callable[[], Any]:
@@ -366,15 +162,18 @@ def _load_main(path: str) -> Callable[[], Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import aiogc
+    from aiogc.config import parse_assignment
 
-    cfg = _make_config(args)  # validate flags and environment before touching the program
+    sets = dict(parse_assignment(spec) for spec in getattr(args, "set_fields", None) or [])
+    cfg = config_from_args(args, **sets)  # validate flags and environment before touching the program
     main = _load_main(args.file)
     rt = aiogc.Runtime(cfg)
     closers: list[Callable[[], None]] = []
     if args.trace:
-        closers.append(_attach_trace(rt, args.trace))
+        closers.append(attach_trace(rt, args.trace, goroutines=bool(getattr(args, "trace_goroutines", False))))
     if args.live:
-        closers.append(_attach_live(rt))
+        closers.append(attach_live(rt, speed=getattr(args, "speed", None),
+                                   title=f"aiogc run {os.path.basename(args.file)}"))
     try:
         rt.run(main())
     finally:
@@ -396,7 +195,7 @@ def add_compare_parser(sub: Any) -> None:
 
 def check_plot_path(path: str) -> None:
     """A ``--plot`` file must be writable and of a format matplotlib writes (checked before a run)."""
-    _check_writable(path)
+    check_writable(path)
     ext = os.path.splitext(path)[1].lstrip(".").lower()
     try:
         from matplotlib.backend_bases import FigureCanvasBase
@@ -412,7 +211,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     for path in (args.json, args.csv):
         if path:
-            _check_writable(path)
+            check_writable(path)
     if args.plot:
         check_plot_path(args.plot)
     return run_compare(args)
@@ -463,13 +262,24 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
 }
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("aiogc")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (a source checkout)
+        return "unknown"
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="An executable model of Go's goroutine scheduler and concurrent GC, on asyncio.",
-        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, "
-               "schedtrace=MS, scheddetail=1, gccheckmark=1) are honoured as in Go; flags override them.",
+        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, gcpacertrace=1, "
+               "schedtrace=MS, scheddetail=1, gccheckmark=1; other keys are ignored, as Go does, with a "
+               "warning) are honoured as in Go; flags override them.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -527,10 +337,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m aiogc`` and the ``aiogc`` script; returns the exit status."""
     try:
         parser = build_parser()
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        argv = list(argv) if argv is not None else sys.argv[1:]
+        if not argv:  # `python -m aiogc` alone: the help, not an error
+            parser.print_help()
+            return 0
+        args = parser.parse_args(argv)
         return _run_command(args)
     except (CLIError, ConfigError) as e:
-        return _fail(str(e))
+        return fail(str(e))
     except AiogcError as e:  # a runtime throw or check failure: Go's "fatal error:"
         sys.stderr.write(f"fatal error: {type(e).__name__}: {' '.join(str(e).split())}\n")
         return EXIT_USAGE
@@ -549,4 +363,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as e:  # writing an output file failed after the run (disk full, a bad path...)
         where = f"{e.filename}: " if e.filename else ""
-        return _fail(f"cannot write output: {where}{e.strerror or e}")
+        return fail(f"cannot write output: {where}{e.strerror or e}")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
+from aiogc.gc.cycle import Collector
 from aiogc.gc.heap import MAX_ALLOC, Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
@@ -29,6 +30,7 @@ from aiogc.sched.procresize import procresize
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import SAFEPOINT, gosched_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import EventBus
+from aiogc.trace.metrics import GCStats
 
 if TYPE_CHECKING:
     from aiogc.gc.heap import Ref
@@ -52,30 +54,32 @@ class Runtime:
         #: asyncio's ``loop.set_exception_handler``: called as ``handler(loop, context)`` for errors in
         #: callbacks run on a P (the Ps and an ``aiogc.loop.Loop`` share it); None = report on stderr.
         self.exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
-        self.gc: Any = None
         self._started = False
         self._closed = False
         self.result: Any = None
-        self._attach_gc()
+        self.gc = Collector(self)
         self._attach_observers()
 
-    def _attach_gc(self) -> None:
-        try:
-            from aiogc.gc.cycle import attach_gc
-        except ImportError:  # the collector is optional while it is being built
-            return
-        self.gc = attach_gc(self)
-
     def _attach_observers(self) -> None:
+        """GODEBUG's tracers, each a subscriber to the event bus (the model never prints)."""
         dbg = self.config.debug
+        if dbg.get("gcpacertrace"):
+            from aiogc.trace.pacertrace import PacerTrace
+
+            self.bus.subscribe(PacerTrace())
+        if dbg.get("gctrace"):
+            from aiogc.trace.gctrace import GCTrace
+
+            self.bus.subscribe(GCTrace())
         if dbg.get("schedtrace"):
             from aiogc.trace.schedtrace import SchedTrace
 
             SchedTrace(self, dbg["schedtrace"], dbg.get("scheddetail", 0)).install()
 
     @property
-    def stats(self) -> Any:
-        return self.gc.stats if self.gc is not None else None
+    def stats(self) -> GCStats:
+        """The collector's published measurements (``stats.cycles``: one ``CycleStats`` per cycle)."""
+        return self.gc.stats
 
     def report_loop_exception(self, context: dict[str, Any], loop: Any = None) -> None:
         """asyncio's exception handler for callbacks run on a P: keep, and say on stderr
@@ -103,8 +107,7 @@ class Runtime:
         """The program starts: ``main_g`` is goroutine 1 (an event loop's first task)."""
         self._started = True
         self.sched.main_g = main_g
-        if self.gc is not None:
-            self.gc.start()
+        self.gc.start()
 
     # ---- context manager: ``with Runtime(...) as rt`` / ``async with`` ----------------------------
     def __enter__(self) -> Runtime:
@@ -178,8 +181,7 @@ class Runtime:
 
     def _finish(self) -> None:
         self._closed = True
-        if self.gc is not None:
-            self.gc.finish()
+        self.gc.finish()
         self.sched.close_all()
 
     def now_ns(self) -> int:
@@ -281,11 +283,11 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
         await safepoint_trap()
         return old
     g = sched.cur_g()
-    col = sched.gc
-    if col is not None:
-        await col._acquire_cycle()  # worldsema: never resize during a GC cycle
+    col = sched.runtime.gc
+    await col.acquire_worldsema()  # never resize during a GC cycle
     g.locks += 1
     try:
+        await safepoint_trap()  # let Ps woken meanwhile catch up before the stop (as in gc_cycle)
         await stw_trap()
         p = g.p
         assert p is not None
@@ -295,8 +297,9 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
             await gosched_trap()  # this goroutine's P is gone: it goes to the global queue
     finally:
         g.locks -= 1
-        if col is not None:
-            col._release_cycle()
+        col.release_worldsema()
+    if not g.locks and (g.preempt or g.must_cancel):
+        await safepoint_trap()  # releasem: take a preemption requested while the world was stopped
     return old
 
 
@@ -324,7 +327,7 @@ def alloc(size: int, nptrs: int = 0) -> Awaitable[Ref]:
     p = CUR.p
     if p is None or p.curg is None:
         raise NotInGoroutine("aiogc.alloc must be awaited inside a goroutine (aiogc.run(main()))")
-    return p.sched.gc.mallocgc(p, p.curg, size, nptrs)  # type: ignore[no-any-return]
+    return p.sched.runtime.gc.mallocgc(p, p.curg, size, nptrs)
 
 
 def _check_alloc_args(size: Any, nptrs: Any) -> None:
@@ -355,17 +358,17 @@ def weak(ref: Ref) -> Weak:
 
 async def gc() -> None:
     """``runtime.GC()``: run a full (stop-the-world) collection and wait for it."""
-    await _p().sched.gc.gc_forced()
+    await _p().sched.runtime.gc.gc_forced()
 
 
 def globals() -> dict[str, Any]:
     """The runtime's global roots: a dict whose ``Ref`` values (and containers of them) stay alive."""
-    return _p().sched.gc.globals  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.globals
 
 
 def read_mem_stats() -> MemStats:
     """``runtime.ReadMemStats``: a ``MemStats`` snapshot (``next_gc`` is the trigger, as in Go 1.5)."""
-    return _p().sched.gc.read_mem_stats()  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.read_mem_stats()
 
 
 def set_gc_percent(n: int | str | None) -> int | None:
@@ -377,4 +380,4 @@ def set_gc_percent(n: int | str | None) -> int | None:
     from aiogc.config import parse_gogc
 
     v = None if type(n) is int and n < 0 else parse_gogc(n, "gogc")
-    return _p().sched.gc.pacer.set_gc_percent(v)  # type: ignore[no-any-return]
+    return _p().sched.runtime.gc.pacer.set_gc_percent(v)

@@ -8,8 +8,6 @@ Hypothesis profiles, chosen with the environment variable ``AIOGC_HYPOTHESIS_PRO
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -35,17 +33,3 @@ def clean_go_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
-
-@pytest.fixture
-def run_recorded() -> Callable[..., tuple[Any, Any, Any]]:
-    """``run_recorded(main_coro, **config) -> (result, recorder, runtime)``: a run with every event kept."""
-    import aiogc
-    from aiogc.trace.events import Recorder
-
-    def _run(coro: Any, **fields: Any) -> tuple[Any, Any, Any]:
-        rt = aiogc.Runtime(**fields)
-        rec = Recorder()
-        rt.bus.subscribe(rec)
-        return rt.run(coro), rec, rt
-
-    return _run

@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 from collections import Counter
-from collections.abc import Generator
 from typing import Any
 
 import pytest
+from helpers import events, recorded_runtime
 
 import aiogc
 from aiogc.experiments.workloads import SeedWorkload, seed_main
-from aiogc.trace.events import Ev, Recorder
+from aiogc.trace.events import (
+    AssistEnd,
+    AssistStart,
+    Event,
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GoEnd,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    GoUnpark,
+    Recorder,
+)
 from aiogc.trace.metrics import FIELDS, CycleStats
 
 SEED_RUN = dict(gomaxprocs=4, seed=1, cycles=6)
@@ -44,22 +57,22 @@ class AssistProbe:
         self.starts = 0
         self.ends = 0
 
-    def __call__(self, ev: tuple[int, str, int, int, Any]) -> None:
-        ts, kind, _p, gid, arg = ev
-        if kind == Ev.AssistStart:
+    def __call__(self, ev: Event) -> None:
+        ts, gid = ev.ts, ev.g
+        if isinstance(ev, AssistStart):
             self.starts += 1
             g = self.rt.sched.allgs[gid]
             pacer = self.rt.gc.pacer
             want = math.floor(pacer.assist_ratio * g.gcalloc) - g.gcscanwork
-            if arg != want or arg <= 0:
-                self.errors.append(f"{ts}: G{gid} debt {arg}, formula gives {want}")
+            if ev.debt != want or ev.debt <= 0:
+                self.errors.append(f"{ts}: G{gid} debt {ev.debt}, formula gives {want}")
             if pacer.bg_scan_credit != 0:
                 self.errors.append(f"{ts}: G{gid} assists with {pacer.bg_scan_credit} credit left")
             self.open[gid] = g.gcscanwork
-        elif kind == Ev.AssistEnd:
+        elif isinstance(ev, AssistEnd):
             self.ends += 1
             g = self.rt.sched.allgs[gid]
-            work = arg[0]
+            work = ev.work
             if g.gcscanwork != self.open.pop(gid) + work:
                 self.errors.append(f"{ts}: G{gid} gcscanwork did not grow by the work done ({work})")
 
@@ -67,9 +80,7 @@ class AssistProbe:
 def _seed_run(yield_after_assist: bool, **cfg: Any) -> dict[str, Any]:
     fields = dict(gomaxprocs=SEED_RUN["gomaxprocs"], seed=SEED_RUN["seed"], yield_after_assist=yield_after_assist)
     fields.update(cfg)
-    rt = aiogc.Runtime(**fields)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    rt, rec = recorded_runtime(**fields)
     probe = AssistProbe(rt)
     rt.bus.subscribe(probe)
     rt.run(seed_main(SeedWorkload(), cycles=SEED_RUN["cycles"]))
@@ -87,29 +98,29 @@ def without_yield() -> dict[str, Any]:
 
 
 def _labels(events: list[Any]) -> dict[int, str]:
-    return {e[3]: e[4] for e in events if e[1] == Ev.GoStart}
+    return {e.g: e.label for e in events if isinstance(e, GoStart)}
 
 
 def handoffs(events: list[Any]) -> list[dict[str, Any]]:
     """For each effective ``complete()`` by an assist: what ran next on that P, and the wake."""
     out = []
     labels = _labels(events)
-    for i, (ts, kind, p, g, arg) in enumerate(events):
-        if kind != Ev.GCComplete or arg[1] != "assist":
+    for i, c in enumerate(events):
+        if not isinstance(c, GCComplete) or c.who != "assist":
             continue
         between: list[str] = []
         first = None
         for e in events[i + 1 :]:
-            if e[1] == Ev.GoStart and e[2] == p:
+            if isinstance(e, GoStart) and e.p == c.p:
                 if first is None:
                     first = e
-                if e[4] == "GC coordinator":
+                if e.label == "GC coordinator":
                     break
-                between.append(e[4])
-        wake = next((e for e in events[i + 1 :] if e[1] == Ev.GCCoordWake), None)
+                between.append(e.label)
+        wake = next((e for e in events[i + 1 :] if isinstance(e, GCCoordWake)), None)
         if wake is None:
             continue  # the run ended (its cycle bound) before the coordinator got to run
-        out.append({"ts": ts, "p": p, "assist_g": labels.get(g, g), "phase": arg[0], "first": first,
+        out.append({"ts": c.ts, "p": c.p, "assist_g": labels.get(c.g, c.g), "phase": c.phase, "first": first,
                     "others_before_coordinator": between, "wake": wake})
     return out
 
@@ -126,15 +137,15 @@ def test_yield_runs_coordinator_right_after_assist_completion(with_yield: dict[s
     assert hs, "the seed workload must have assists completing mark phases"
     for h in hs:
         assert h["first"] is not None
-        assert h["first"][4] == "GC coordinator", h
+        assert h["first"].label == "GC coordinator", h
         assert h["others_before_coordinator"] == []
         wake = h["wake"]
-        assert wake[2] == h["p"] and wake[4]["completed_on"] == h["p"]
-        assert wake[4]["who"] == "assist" and wake[4]["phase"] == h["phase"]
+        assert wake.p == h["p"] and wake.completed_on == h["p"]
+        assert wake.who == "assist" and wake.phase == h["phase"]
         # one hand-off, plus at most a few wake-ups the P delivered from its callback queue
         # (timers firing) before scheduling: the coordinator is never kicked out of runnext
-        assert one_switch <= wake[4]["latency_ns"] <= one_switch + 4 * cfg.cost_ready_ns
-        assert wake[0] == h["ts"] + wake[4]["latency_ns"]
+        assert one_switch <= wake.latency_ns <= one_switch + 4 * cfg.cost_ready_ns
+        assert wake.ts == h["ts"] + wake.latency_ns
     # and every cycle's coordinator latency is that one hand-off
     cycles = with_yield["rt"].stats.cycles
     assert all(one_switch <= c.coordinator_latency_ns <= one_switch + 4 * cfg.cost_ready_ns
@@ -149,13 +160,13 @@ def test_assist_completing_gosches_to_global_queue(with_yield: dict[str, Any]) -
     ev = with_yield["rec"].events
     n = 0
     for i, e in enumerate(ev):
-        if e[1] != Ev.GCComplete or e[4][1] != "assist":
+        if not isinstance(e, GCComplete) or e.who != "assist":
             continue
-        mine = [f for f in ev[i + 1 :] if f[3] == e[3]]
-        stop = next(j for j, f in enumerate(mine) if f[1] in (Ev.GoSched, Ev.GoPark, Ev.GoPreempt, Ev.GoEnd))
-        assert mine[stop][1] == Ev.GoSched and mine[stop][2] == e[2]
-        ends = [f for f in mine[:stop] if f[1] == Ev.AssistEnd]
-        assert len(ends) == 1 and ends[0][4][2] is True
+        mine = [f for f in ev[i + 1 :] if f.g == e.g]
+        stop = next(j for j, f in enumerate(mine) if isinstance(f, (GoSched, GoPark, GoPreempt, GoEnd)))
+        assert isinstance(mine[stop], GoSched) and mine[stop].p == e.p
+        ends = [f for f in mine[:stop] if isinstance(f, AssistEnd)]
+        assert len(ends) == 1 and ends[0].completed is True
         n += 1
     assert n >= 1
 
@@ -170,14 +181,17 @@ def test_without_yield_coordinator_waits_behind_other_goroutines(
     delayed = [h for h in hs if h["others_before_coordinator"]]
     assert delayed, "some assist completion must be followed by other goroutines before the coordinator"
     for h in delayed:
-        assert h["first"][4] != "GC coordinator"
-        assert h["wake"][4]["latency_ns"] > 100 * one_switch
-    worst = max(h["wake"][4]["latency_ns"] for h in hs)
+        assert h["first"].label != "GC coordinator"
+        assert h["wake"].latency_ns > 100 * one_switch
+    worst = max(h["wake"].latency_ns for h in hs)
     assert worst > 1_000_000, f"latency without the yield should be ~ a time slice, got {worst} ns"
     # the cycle records show it too, and the heap overshoots the goal more
     lat_on = max(c.coordinator_latency_ns for c in with_yield["rt"].stats.cycles)
     lat_off = max(c.coordinator_latency_ns for c in without_yield["rt"].stats.cycles)
-    assert lat_on <= one_switch + 4 * cfg.cost_ready_ns and lat_off == worst
+    # (a cycle still running when main returned has a wake but no CycleStats: compare finished ones)
+    end = without_yield["rt"].stats.cycles[-1].end_ns
+    worst_finished = max(h["wake"].latency_ns for h in hs if h["wake"].ts <= end)
+    assert lat_on <= one_switch + 4 * cfg.cost_ready_ns and lat_off == worst_finished
     over_on = max(c.overshoot for c in with_yield["rt"].stats.cycles)
     over_off = max(c.overshoot for c in without_yield["rt"].stats.cycles)
     assert over_off > over_on
@@ -193,22 +207,22 @@ def test_debt_formula_and_credit_first_on_seed_workload(
         probe = run["probe"]
         assert probe.starts > 10
         assert probe.errors == []
-        ends = [e[4] for e in run["rec"].events if e[1] == Ev.AssistEnd]
-        assert any(stolen > 0 for _w, stolen, _c in ends), "some assists steal background credit"
-        assert any(work > 0 for work, _s, _c in ends), "some assists do mark work"
+        ends = events(run["rec"], AssistEnd)
+        assert any(e.stolen > 0 for e in ends), "some assists steal background credit"
+        assert any(e.work > 0 for e in ends), "some assists do mark work"
 
 
 def test_seed_policy_returns_unpaid(with_yield: dict[str, Any]) -> None:
     ev = with_yield["rec"].events
-    parks = Counter(e[4] for e in ev if e[1] == Ev.GoPark)
+    parks = Counter(e.reason for e in events(ev, GoPark))
     assert parks["assist retry sleep"] == 0 and parks["GC assist wait"] == 0
     starts: dict[int, int] = {}
     unpaid = 0
     for e in ev:
-        if e[1] == Ev.AssistStart:
-            starts[e[3]] = e[4]
-        elif e[1] == Ev.AssistEnd:
-            if e[4][0] < starts.pop(e[3]):
+        if isinstance(e, AssistStart):
+            starts[e.g] = e.debt
+        elif isinstance(e, AssistEnd):
+            if e.work < starts.pop(e.g):
                 unpaid += 1
     assert unpaid >= 1, "with the seed policy an assist that could not pay just returns"
 
@@ -245,8 +259,8 @@ def test_cycle_stats_consistent(with_yield: dict[str, Any], without_yield: dict[
             assert b.start_ns >= a.end_ns
         for c in cycles:
             _check_cycle(c, rt.config)
-        done = [e[4] for e in run["rec"].events if e[1] == Ev.GCDone]
-        assert done == [c.as_dict() for c in cycles]
+        done = [e.stats for e in events(run["rec"], GCDone)]
+        assert done == cycles
 
 
 def test_forced_cycles_are_completed_by_forced() -> None:
@@ -273,11 +287,6 @@ def test_forced_cycles_are_completed_by_forced() -> None:
 # ----------------------------------------------------------------------------- accounting, directly
 
 
-@types.coroutine
-def _drive(gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
-    return (yield from gen)
-
-
 def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
     """Drive ``gc_assist_alloc`` from a goroutine with a hand-set mark-phase state."""
     rec = Recorder()
@@ -297,20 +306,20 @@ def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
             g.gcalloc = g.gcscanwork = 0
             sw0 = col.marker.scan_work
             # a fast-path allocation only counts bytes
-            await _drive(gc_assist_alloc(col, p, g, 1000, False))
+            await gc_assist_alloc(col, p, g, 1000, False)
             res["fast"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit)
             # debt = floor(0.5 * 5096) - 0 = 2548: covered by credit, no mark work
-            await _drive(gc_assist_alloc(col, p, g, 4096, True))
+            await gc_assist_alloc(col, p, g, 4096, True)
             res["covered"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit, col.marker.scan_work - sw0)
-            res["events_after_covered"] = [e[1] for e in rec.events if e[1].startswith("Assist")]
+            res["events_after_covered"] = [e.kind for e in rec.of(AssistStart, AssistEnd)]
             # debt = floor(0.5 * 8096) - 2548 = 1500; only 100 credit: steal it, then assist
             pacer.bg_scan_credit = 100
-            await _drive(gc_assist_alloc(col, p, g, 3000, True))
+            await gc_assist_alloc(col, p, g, 3000, True)
             res["partial"] = (g.gcalloc, g.gcscanwork, pacer.bg_scan_credit)
             # nothing owed: returns at once
             pacer.bg_scan_credit = 7
             g.gcscanwork += 10_000
-            await _drive(gc_assist_alloc(col, p, g, 8, True))
+            await gc_assist_alloc(col, p, g, 8, True)
             res["nothing_owed"] = pacer.bg_scan_credit
         finally:
             sched.gc_blacken_enabled = False
@@ -324,11 +333,11 @@ def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
     assert res["covered"] == (5096, 2548, 10_000 - 2548, 0)
     assert res["events_after_covered"] == []
     assert res["partial"] == (8096, 2548 + 100, 0)  # nothing grey: no work, the rest stays unpaid
-    starts = [e[4] for e in rec.events if e[1] == Ev.AssistStart]
-    ends = [e[4] for e in rec.events if e[1] == Ev.AssistEnd]
+    starts = [e.debt for e in events(rec, AssistStart)]
+    ends = [(e.work, e.stolen, e.completed) for e in events(rec, AssistEnd)]
     assert starts == [1400]
     assert ends == [(0, 100, True)]  # (work, stolen, completed: nothing marking, nothing grey)
-    completes = [e[4] for e in rec.events if e[1] == Ev.GCComplete]
+    completes = [(e.phase, e.who) for e in events(rec, GCComplete)]
     assert completes == [(1, "assist")]
     assert res["nothing_owed"] == 7
 
@@ -337,26 +346,24 @@ def test_assist_steals_credit_before_marking_and_debt_formula_exact() -> None:
 
 
 def _policy_run(policy: str, seed: int) -> tuple[aiogc.Runtime, Recorder, list[tuple[Any, ...]]]:
-    rt = aiogc.Runtime(gomaxprocs=2, seed=seed, assist_policy=policy)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    rt, rec = recorded_runtime(gomaxprocs=2, seed=seed, assist_policy=policy)
     probe = AssistProbe(rt)
     rt.bus.subscribe(probe)
     parked: dict[int, tuple[int, str, int, int]] = {}
     debts: dict[int, int] = {}
     log: list[tuple[Any, ...]] = []
 
-    def watch(ev: tuple[int, str, int, int, Any]) -> None:
-        ts, kind, _p, gid, arg = ev
-        if kind == Ev.AssistStart:
-            debts[gid] = arg
-        elif kind == Ev.AssistEnd:
-            debts[gid] -= arg[0]
-        elif kind == Ev.GoPark and arg in ("GC assist wait", "assist retry sleep"):
-            parked[gid] = (ts, arg, rt.sched.allgs[gid].gcscanwork, debts[gid])
-        elif kind == Ev.GoUnpark and arg in parked:
-            t0, why, sw0, debt = parked.pop(arg)
-            g = rt.sched.allgs[arg]
+    def watch(ev: Event) -> None:
+        ts, gid = ev.ts, ev.g
+        if isinstance(ev, AssistStart):
+            debts[gid] = ev.debt
+        elif isinstance(ev, AssistEnd):
+            debts[gid] -= ev.work
+        elif isinstance(ev, GoPark) and ev.reason in ("GC assist wait", "assist retry sleep"):
+            parked[gid] = (ts, ev.reason, rt.sched.allgs[gid].gcscanwork, debts[gid])
+        elif isinstance(ev, GoUnpark) and ev.target in parked:
+            t0, why, sw0, debt = parked.pop(ev.target)
+            g = rt.sched.allgs[ev.target]
             waker = rt.sched.allgs[gid].label if gid in rt.sched.allgs else ""
             log.append((why, ts - t0, rt.gc.phase, waker, g.gcscanwork - sw0, debt))
 
@@ -370,7 +377,7 @@ def test_retry_policy_sleeps_100us_and_retries() -> None:
     log: list[tuple[Any, ...]] = []
     for seed in (1, 2):
         rt, rec, lg = _policy_run("retry", seed)
-        parks = Counter(e[4] for e in rec.events if e[1] == Ev.GoPark)
+        parks = Counter(e.reason for e in events(rec, GoPark))
         assert parks["GC assist wait"] == 0
         log += lg
     assert log, "the retry policy must sleep at least once on this workload"
@@ -385,7 +392,7 @@ def test_queue_policy_parks_until_credit_pays() -> None:
     log: list[tuple[Any, ...]] = []
     for seed in (1, 2):
         rt, rec, lg = _policy_run("queue", seed)
-        parks = Counter(e[4] for e in rec.events if e[1] == Ev.GoPark)
+        parks = Counter(e.reason for e in events(rec, GoPark))
         assert parks["assist retry sleep"] == 0
         log += lg
     assert log, "the queue policy must park at least once on this workload"

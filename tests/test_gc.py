@@ -19,6 +19,7 @@ import pytest
 import aiogc
 from aiogc.errors import UseAfterFree
 from aiogc.gc.sizeclass import round_size
+from aiogc.trace.events import Event, GCDone, GCStart
 
 # Weak pointers to objects under observation (they are not roots): see the module docstring.
 _OUTSIDE: list[Any] = []
@@ -477,13 +478,13 @@ class PacerProbe:
         self.at_start: list[dict[str, Any]] = []
         self.at_end: list[dict[str, Any]] = []
 
-    def __call__(self, ev: tuple[int, str, int, int, Any]) -> None:
+    def __call__(self, ev: Event) -> None:
         pc = self.rt.gc.pacer
         snap = {"reachable": pc.heap_reachable, "next_gc": pc.next_gc, "ratio": pc.trigger_ratio,
                 "marked": pc.heap_marked, "gogc": pc.gogc, "heap_minimum": pc.heap_minimum}
-        if ev[1] == "GCStart":
+        if isinstance(ev, GCStart):
             self.at_start.append(snap)
-        elif ev[1] == "GCDone":
+        elif isinstance(ev, GCDone):
             self.at_end.append(snap)
 
 
@@ -631,12 +632,11 @@ def test_set_gc_percent_returns_old_and_changes_pacing() -> None:
 
 
 def _recorded_seed_run(seed: int) -> tuple[str, list[Any], int]:
-    from aiogc.experiments.workloads import SeedWorkload, seed_main
-    from aiogc.trace.events import Recorder
+    from helpers import recorded_runtime
 
-    rt = aiogc.Runtime(gomaxprocs=2, seed=seed)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    rt, rec = recorded_runtime(gomaxprocs=2, seed=seed)
     rt.run(seed_main(SeedWorkload(), cycles=3))
     return rec.digest(), rt.stats.cycles, len(rec.events)
 

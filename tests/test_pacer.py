@@ -24,9 +24,6 @@ from aiogc.gc.pacer import (
     PacerState,
     assist_ratio,
     fake_first_cycle_marked,
-    format_pacer_end_line,
-    format_pacer_start_line,
-    go_float,
     heap_goal,
     heap_minimum,
     heap_reachable,
@@ -36,6 +33,7 @@ from aiogc.gc.pacer import (
     utilization,
     worker_goals,
 )
+from aiogc.trace.pacertrace import format_pacer_end_line, format_pacer_start_line, go_float
 
 MiB = 1 << 20
 SIM_DIR = Path("/work/shared/data/go15-pacer-sim")
@@ -307,7 +305,7 @@ def test_end_cycle_doc_overshoot_example_and_pacer_line() -> None:
     )
     # gcMark: allocated during the cycle = 21 000 000 - 18 750 000 = 2 250 000;
     # reachable = 11 000 000 - 2 250 000 = 8 750 000; next_gc = int(8 750 000 * 1.7575) ~ 15 378 125
-    new_live = ps.mark_done(bytes_marked=11_000_000, heap_live=21_000_000, scan_work=9_100_000)
+    new_live = ps.set_heap_stats_after_mark(bytes_marked=11_000_000, heap_live=21_000_000, scan_work=9_100_000)
     assert new_live == 11_000_000
     assert ps.heap_reachable == 8_750_000
     assert ps.next_gc == int(8_750_000 * (1 + ps.trigger_ratio))
@@ -329,18 +327,18 @@ def test_end_cycle_doc_no_assist_example() -> None:
     assert d["goal_delta"] == 0.125 and d["actual_delta"] == pytest.approx(0.025)
 
 
-def test_mark_done_sweep_floor_and_heap_minimum() -> None:
+def test_heap_stats_after_mark_sweep_floor_and_heap_minimum() -> None:
     ps = PacerState(gogc=100, gomaxprocs=2, heap_marked=20 * MiB, heap_reachable=20 * MiB, next_gc=30 * MiB)
     ps.start_cycle(heap_live=30 * MiB, now_ns=0)
     ps.trigger_ratio = 0.0
     # allocated during the cycle 20 MiB > marked 18 MiB: reachable 0 -> heap minimum 4 MiB,
     # but the sweep floor is bytes_marked + 1 MiB = 19 MiB (the new heap_live, as in Go).
-    ps.mark_done(bytes_marked=18 * MiB, heap_live=50 * MiB, scan_work=1)
+    ps.set_heap_stats_after_mark(bytes_marked=18 * MiB, heap_live=50 * MiB, scan_work=1)
     assert ps.heap_reachable == 0
     assert ps.next_gc == 19 * MiB
     ps2 = PacerState(gogc=100, heap_marked=MiB, heap_reachable=MiB, next_gc=5 * MiB)
     ps2.start_cycle(heap_live=5 * MiB, now_ns=0)
-    ps2.mark_done(bytes_marked=MiB, heap_live=5 * MiB, scan_work=1)
+    ps2.set_heap_stats_after_mark(bytes_marked=MiB, heap_live=5 * MiB, scan_work=1)
     assert ps2.next_gc == 4 * MiB  # reachable 0 -> heap minimum (> sweep floor 2 MiB)
 
 
@@ -363,7 +361,7 @@ def test_invariants_over_random_cycles() -> None:
             ps.end_cycle(heap_live, now)
             assert 0.0 <= ps.trigger_ratio <= (gogc / 100) * 0.95
             marked = rng.randrange(0, heap_live + 1)
-            heap_live = ps.mark_done(marked, heap_live, rng.randrange(0, marked + 1))
+            heap_live = ps.set_heap_stats_after_mark(marked, heap_live, rng.randrange(0, marked + 1))
             assert ps.next_gc >= ps.heap_minimum
             assert ps.next_gc >= heap_live + SWEEP_MIN_HEAP_DISTANCE * gogc // 100
             heap_live = max(heap_live, ps.next_gc)
@@ -397,7 +395,7 @@ def test_gogc_off_forced_cycle() -> None:
     assert e["h_g"] == -0.01  # what Go's gcpercent = -1 prints
     assert e["h_a"] == math.inf
     format_pacer_end_line(e)  # formats without error
-    ps.mark_done(bytes_marked=20 * MiB, heap_live=51 * MiB, scan_work=5 * MiB)
+    ps.set_heap_stats_after_mark(bytes_marked=20 * MiB, heap_live=51 * MiB, scan_work=5 * MiB)
     assert ps.next_gc == HEAP_INFINITE
     assert ps.heap_marked == 20 * MiB and ps.heap_reachable == 19 * MiB and ps.heap_scan == 5 * MiB
 
@@ -571,7 +569,7 @@ def _steady_loop(alloc_per_ns: float, cycles: int = 30) -> list[dict[str, float]
         ps.scan_work = live
         goal = ps.heap_goal
         d = ps.end_cycle(heap_live, now)
-        heap_live = ps.mark_done(live + heap_live - ps.initial_heap_live, heap_live, live)
+        heap_live = ps.set_heap_stats_after_mark(live + heap_live - ps.initial_heap_live, heap_live, live)
         out.append({"h_t": d["h_t"], "next_h_t": ps.trigger_ratio, "u_a": d["u_a"], "over": d["H_a"] / goal})
     return out
 

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from helpers import both_scheduler_paths, events, make_rt, now_ns, start_labels
 
 import aiogc
 from aiogc import Config, ConfigError, Deadlock, GoroutinePanic, NotInGoroutine
@@ -18,26 +19,14 @@ from aiogc.trace.events import Ev, Recorder
 
 SLACK_NS = 1_000_000  # scheduling overheads (switches, steal attempts) are µs; 1 ms is generous
 
-
-def make_rt(**fields: Any) -> tuple[aiogc.Runtime, Recorder]:
-    fields.setdefault("gogc", None)
-    rt = aiogc.Runtime(**fields)
-    rec = Recorder()
-    rt.bus.subscribe(rec)
-    return rt, rec
+_INLINE_DIGESTS: dict[str, list[str]] = {}
 
 
-def events(rec: Recorder, kind: str) -> list[tuple[int, str, int, int, Any]]:
-    return [e for e in rec.events if e[1] == kind]
-
-
-def start_labels(rec: Recorder) -> list[str]:
-    """Labels of goroutines in the order they started running (GoStart events)."""
-    return [e[4] for e in events(rec, Ev.GoStart)]
-
-
-def now_ns() -> int:
-    return aiogc.current_p().now_ns()
+@pytest.fixture(autouse=True, params=["inline", "slowpath"])
+def sched_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every scenario runs twice: with run_slice's inlined schedule()/execute()/gosched_impl() and
+    through the named functions (``Config.sched_slowpath``); the two event traces must be identical."""
+    yield from both_scheduler_paths(request, monkeypatch, _INLINE_DIGESTS)
 
 
 # ---------------------------------------------------------------------------- Gosched
@@ -91,7 +80,7 @@ def test_gosched_goes_to_global_queue_tail() -> None:
 
     rt, rec = make_rt(gomaxprocs=1)
     assert rt.run(main()) == ["before", "other", "after"]
-    assert [e[3] for e in events(rec, Ev.GoSched)] == [1]
+    assert [e.g for e in events(rec, Ev.GoSched)] == [1]
 
 
 def test_bare_yield_sleep0_is_gosched() -> None:
@@ -146,8 +135,8 @@ def test_spinning_goroutine_is_preempted(preempt_ns: int) -> None:
     # sysmon preempts between preempt_ns and preempt_ns + one (backed-off) sysmon delay.
     assert preempt_ns <= waited < preempt_ns + cfg.sysmon_max_ns + SLACK_NS
     pre = events(rec, Ev.GoPreempt)
-    assert [e[3] for e in pre] == [goid]
-    assert t0 + preempt_ns <= pre[0][0] <= t1
+    assert [e.g for e in pre] == [goid]
+    assert t0 + preempt_ns <= pre[0].ts <= t1
     assert rt.driver.sysmon.npreempt == 1
 
 
@@ -183,7 +172,7 @@ def test_preempted_goroutine_resumes_and_finishes() -> None:
     # 60 ms of hogging with a 10 ms slice: several preemptions, alternating between the two.
     pre = events(rec, Ev.GoPreempt)
     assert len(pre) >= 4
-    assert len({e[3] for e in pre}) == 2
+    assert len({e.g for e in pre}) == 2
 
 
 # ---------------------------------------------------------------------------- parallelism and stealing
@@ -214,7 +203,7 @@ def test_parallelism_across_ps() -> None:
     assert work <= t4 < work + SLACK_NS  # ~10 ms, not 40 ms
     t1, _ = _parallel(1, work=work)
     assert 4 * work <= t1 < 4 * work + SLACK_NS
-    ps = {e[2] for e in events(rec4, Ev.GoStart) if e[4].startswith("w")}
+    ps = {e.p for e in events(rec4, Ev.GoStart) if e.label.startswith("w")}
     assert ps == {0, 1, 2, 3}
 
 
@@ -222,19 +211,19 @@ def test_stealing_happens() -> None:
     _, rec = _parallel(4)
     steals = events(rec, Ev.Steal)
     assert steals
-    for _, _, thief, goid, (victim, n) in steals:
-        assert thief != victim
-        assert n >= 1
-        assert goid > 0
-    assert {e[2] for e in steals} - {0}  # Ps other than P0 stole
-    assert {e[2] for e in events(rec, Ev.GoStart)} - {0}  # and ran goroutines
+    for st in steals:
+        assert st.p != st.victim
+        assert st.n >= 1
+        assert st.g > 0
+    assert {e.p for e in steals} - {0}  # Ps other than P0 stole
+    assert {e.p for e in events(rec, Ev.GoStart)} - {0}  # and ran goroutines
 
 
 def test_steal_off_keeps_everything_on_p0() -> None:
     work = 10_000_000
     t, rec = _parallel(4, work=work, steal=False)
     assert not events(rec, Ev.Steal)
-    assert {e[2] for e in events(rec, Ev.GoStart)} == {0}
+    assert {e.p for e in events(rec, Ev.GoStart)} == {0}
     assert 4 * work <= t < 4 * work + SLACK_NS
 
 
@@ -813,7 +802,7 @@ def test_main_return_abandons_goroutines() -> None:
     ("clock", "real"), ("seed", "x"), ("seed", 1.0), ("preempt_ns", 0), ("runnext", 1), ("steal", "yes"),
     ("yield_after_assist", None), ("assist_policy", "bogus"), ("workbuf_size", 1), ("heap_minimum", 0),
     ("cost_switch_ns", -1), ("cost_go_ns", 1.5), ("sysmon_min_ns", 0), ("gogc", -5), ("gogc", "xyz"),
-    ("gogc", True), ("godebug", "foo=1"), ("godebug", "gctrace=x"), ("godebug", "gctrace"), ("godebug", 1),
+    ("gogc", True), ("godebug", "gctrace=x"), ("godebug", "gctrace"), ("godebug", 1),
 ])
 def test_config_rejects_bad_values(clean_go_env: Any, field: str, value: Any) -> None:
     with pytest.raises(ConfigError) as ei:
@@ -821,6 +810,18 @@ def test_config_rejects_bad_values(clean_go_env: Any, field: str, value: Any) ->
     assert isinstance(ei.value, ValueError)
     assert ei.value.field in (field, "GODEBUG")
     assert field in str(ei.value)
+
+
+def test_unknown_godebug_keys_are_ignored_with_one_warning(clean_go_env: Any, capsys: Any) -> None:
+    """Go ignores GODEBUG keys it does not know (madvdontneed=1, gctrace's neighbours...)."""
+    from aiogc import config as config_mod
+
+    config_mod._warned_godebug.discard("nosuchkey")
+    clean_go_env.setenv("GODEBUG", "nosuchkey=1,gctrace=1")
+    assert Config().debug == {"gctrace": 1}
+    assert Config(godebug="nosuchkey=2").debug == {}
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nosuchkey" in err and "ignored" in err
 
 
 def test_config_sysmon_max_below_min(clean_go_env: Any) -> None:
@@ -843,7 +844,7 @@ def test_config_accepts_good_values(clean_go_env: Any) -> None:
 @pytest.mark.parametrize("var, value", [
     ("GOMAXPROCS", "0"), ("GOMAXPROCS", "abc"), ("GOMAXPROCS", "-2"),
     ("GOGC", "-5"), ("GOGC", "xyz"),
-    ("GODEBUG", "foo=1"), ("GODEBUG", "gctrace=x"), ("GODEBUG", "gctrace=-1"),
+    ("GODEBUG", "gctrace=x"), ("GODEBUG", "gctrace=-1"),
 ])
 def test_bad_env_vars(clean_go_env: pytest.MonkeyPatch, var: str, value: str) -> None:
     clean_go_env.setenv(var, value)
@@ -910,3 +911,57 @@ def test_nested_run_is_a_typed_error() -> None:
         return str(e.value)
 
     assert "inside a goroutine" in aiogc.run(main(), gogc=None)
+
+
+# ----------------------------------------------------------------------------- issue 9: hogs of the world
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_a_goroutine_looping_on_gc_does_not_starve_the_others(gomaxprocs: int) -> None:
+    """sysmon preempts a goroutine that loops on runtime.GC(), as in Go (releasem re-arms the
+    request when the cycle drops its lock), and an idle P woken after each cycle gets to the
+    global queue before the next stop: main's gosched() returns long before the loop ends."""
+
+    async def looper(n: int) -> None:
+        for _ in range(n):
+            await aiogc.gc()
+
+    async def main() -> tuple[int, int]:
+        aiogc.go(looper(3000))
+        t0 = aiogc.current_runtime().now_ns()
+        await aiogc.gosched()
+        return aiogc.read_mem_stats().num_gc, aiogc.current_runtime().now_ns() - t0
+
+    cfg = aiogc.Config(gomaxprocs=gomaxprocs, seed=1)
+    cycles, waited = aiogc.run(main(), config=cfg)
+    assert cycles < 3000
+    # at worst one preemption quantum plus a backed-off sysmon tick (and the cycle in progress)
+    assert waited <= cfg.preempt_ns + cfg.sysmon_max_ns + 1_000_000
+
+
+@pytest.mark.parametrize("start", [1, 2, 4])
+def test_gomaxprocs_then_allocation_completes(start: int) -> None:
+    """Shrinking away the resizer's own P: its goroutine moves on and a P runs it."""
+
+    async def main() -> list[int]:
+        seen = []
+        for n in (2, 4, 1, 3):
+            await aiogc.gomaxprocs(n)
+            for _ in range(200):
+                await aiogc.alloc(4096)
+            seen.append(aiogc.gomaxprocs())
+        return seen
+
+    assert aiogc.run(main(), gomaxprocs=start, seed=1, gogc=10, heap_minimum=64 << 10) == [2, 4, 1, 3]
+
+
+def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
+    """With GC on, schedule() also runs its GC-worker and 61st-tick steps and findrunnable its idle
+    worker step: the autouse ``sched_path`` fixture compares this run's trace on both paths."""
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    for gmp in (2, 4):
+        rt = aiogc.Runtime(gomaxprocs=gmp, seed=5)
+        rt.run(seed_main(SeedWorkload(), cycles=3))
+        assert len(rt.stats.cycles) >= 3
+        assert rt.sched.nsched > 100

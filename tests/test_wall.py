@@ -18,7 +18,7 @@ import pytest
 
 import aiogc
 from aiogc import Deadlock, GoroutinePanic
-from aiogc.trace.events import Ev, Recorder
+from aiogc.trace.events import GoPreempt, Recorder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,7 @@ def test_wall_preemption_of_spinner() -> None:
     rt.bus.subscribe(rec)
     spins, bound = rt.run(main())
     assert 0 < spins < bound
-    assert any(e[1] == Ev.GoPreempt for e in rec.events)
+    assert rec.of(GoPreempt)
 
 
 # ---------------------------------------------------------------------------- TCP echo

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogc.argtypes import positive_int as _reps
+from aiogc.io import ArgumentParser, CLIError, fail, write_json
 
 BENCHES = ("switch", "spawn", "chan", "mark", "simulation")
 IMPLS = ("aiogc-virtual", "aiogc-wall", "asyncio", "uvloop", "trio", "trampoline", "python-bfs")
@@ -933,25 +934,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     render(rows, checks)
     if json_path:
         data = to_json(rows, checks, quick=quick or tiny, command=" ".join(["aiogc", *sys.argv[1:]]))
-        from aiogc.cli import write_json
-
         write_json(json_path, data, indent=1)
     return 0
 
 
 def _cli_error(msg: str) -> BaseException:
-    try:
-        from aiogc.cli import CLIError
-
-        return CLIError(msg)
-    except ImportError:  # pragma: no cover
-        return SystemExit(f"aiogc: error: {msg}")
+    return CLIError(msg)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry (``python -m aiogc.bench.suite``), same flags as ``aiogc bench``."""
-    from aiogc.cli import ArgumentParser, _fail
-
     p = ArgumentParser(prog="aiogc bench", description=__doc__.splitlines()[0])
     add_bench_arguments(p)
     try:
@@ -960,12 +952,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:
         code = e.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except Exception as e:
-        from aiogc.cli import CLIError
-
-        if isinstance(e, CLIError):
-            return _fail(str(e))
-        raise
+    except CLIError as e:
+        return fail(str(e))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from typing import Any
 
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
+from aiogc.experiments.output import fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
+from aiogc.io import nan_to_none, write_json
 from aiogc.trace.metrics import summarize
 
 METRICS = ("coordinator_latency_ns", "overshoot", "mark_duration_ns", "alloc_after_complete")
@@ -60,7 +62,7 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
     """
     import aiogc
     from aiogc.experiments.workloads import seed_main
-    from aiogc.trace.events import Ev, Event
+    from aiogc.trace.events import Event, GCDone, HeapAlloc
 
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist,
                        clock="virtual", godebug="")
@@ -69,13 +71,11 @@ def run_one(gomaxprocs: int, yield_after_assist: bool, seed: int, cycles: int,
         goal = [0]
 
         def sub(ev: Event) -> None:
-            kind = ev[1]
-            if kind == Ev.HeapAlloc:
-                live, _, g = ev[4]
-                goal[0] = g
-                samples.append((ev[0], live, g))
-            elif kind == Ev.GCDone:
-                samples.append((ev[0], ev[4]["heap_live_after"], goal[0]))
+            if isinstance(ev, HeapAlloc):
+                goal[0] = ev.goal
+                samples.append((ev.ts, ev.heap_live, ev.goal))
+            elif isinstance(ev, GCDone):
+                samples.append((ev.ts, ev.stats.heap_live_after, goal[0]))
 
         rt.bus.subscribe(sub)
     rt.run(seed_main(workload or SeedWorkload(), cycles=cycles + WARMUP))
@@ -94,12 +94,8 @@ def _task(spec: tuple[int, bool, int, int, SeedWorkload | None, int | None, bool
 
 
 # ---- aggregation ----------------------------------------------------------------------------------------
-def _clean(v: float) -> float | None:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
 def _summary(values: Iterable[float]) -> dict[str, float | None]:
-    return {k: _clean(v) for k, v in summarize(values).items()}
+    return {k: nan_to_none(v) for k, v in summarize(values).items()}
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -233,46 +229,37 @@ def write_csv(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
             wr.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
-def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    import json
-
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, allow_nan=False)
-        f.write("\n")
-
-
 def render_table(result: dict[str, Any]) -> Any:
-    """A rich Table: one row per (gomaxprocs, fix on/off)."""
-    from rich.table import Table
-
+    """A rich Table: one row per (gomaxprocs, fix on/off), the README's columns.  Each measure's
+    statistics share one cell ("p50 / p99 / max"); each column is as wide as its widest cell and
+    the headers wrap, so the table fits 100 columns (piped output) without cutting a number."""
     from aiogc.view.live import fmt_bytes, fmt_ns, fmt_pct
 
     cfg = result.get("config", {})
     nseeds = len(cfg.get("seeds", [])) or "?"
-    t = Table(title=f"seed fix on vs off: {nseeds} seed(s) x {cfg.get('cycles_per_run', '?')} cycle(s) per run "
-                    f"(first cycle of each run skipped), GOGC={cfg.get('gogc')}", title_justify="left")
-    for name, just in (("GOMAXPROCS", "right"), ("fix", "left"), ("cycles", "right"), ("by assist", "right"),
-                       ("coord latency p50", "right"), ("p99", "right"), ("max", "right"),
-                       ("overshoot mean", "right"), ("p99", "right"), ("max", "right"),
-                       ("mark mean", "right"), ("alloc after complete mean", "right"), ("max", "right")):
-        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    rows: list[list[str]] = []
+    sections: list[bool] = []
 
     def f(fn: Callable[[float], str], v: Any) -> str:
         return "-" if v is None else fn(v)
 
     prev = None
     for r in result["results"]:
-        if prev is not None and r["gomaxprocs"] != prev:
-            t.add_section()
+        sections.append(prev is not None and r["gomaxprocs"] != prev)
         prev = r["gomaxprocs"]
         lat, ov, md, al = (r[m] for m in METRICS)
         share = r.get("assist_completed_share")
-        t.add_row(str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off", str(r["cycles"]),
-                  "-" if share is None else f"{share * 100:.0f}%",
-                  f(fmt_ns, lat["p50"]), f(fmt_ns, lat["p99"]), f(fmt_ns, lat["max"]),
-                  f(fmt_pct, ov["mean"]), f(fmt_pct, ov["p99"]), f(fmt_pct, ov["max"]),
-                  f(fmt_ns, md["mean"]), f(fmt_bytes, al["mean"]), f(fmt_bytes, al["max"]))
-    return t
+        rows.append([str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off", str(r["cycles"]),
+                     "-" if share is None else f"{share * 100:.0f}%",
+                     f"{f(fmt_ns, lat['p50'])} / {f(fmt_ns, lat['p99'])} / {f(fmt_ns, lat['max'])}",
+                     f"{f(fmt_pct, ov['mean'])} / {f(fmt_pct, ov['max'])}",
+                     f(fmt_ns, md["mean"]), f"{f(fmt_bytes, al['mean'])} / {f(fmt_bytes, al['max'])}"])
+    heads = (("Ps", "right"), ("fix", "left"), ("cycles", "right"), ("by assist", "right"),
+             ("coordinator latency p50 / p99 / max", "right"), ("overshoot mean / max", "right"),
+             ("mark phase mean", "right"), ("allocated after completion mean / max", "right"))
+    return fitted_table(f"seed fix on vs off: {nseeds} seed(s) x {cfg.get('cycles_per_run', '?')} cycle(s) per "
+                        f"run (first cycle of each run skipped), GOGC={cfg.get('gogc')}; Ps = GOMAXPROCS",
+                        heads, rows, sections)
 
 
 # ---- the command ------------------------------------------------------------------------------------------
@@ -341,9 +328,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             require_matplotlib()  # fail before the runs, not after
         except PlotUnavailable as e:
             raise ConfigError("plot", args.plot, str(e)) from None
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)  # plain text: wide enough that no column is cut
+    out = table_console()
     err = Console(stderr=True)
     nruns = (seeds if isinstance(seeds, int) else len(seeds)) * len(gmps) * 2
     collect: dict[str, Any] | None = {} if args.plot else None
@@ -365,7 +350,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog_plain, gogc=gogc, collect=collect)
     out.print(render_table(result))
     if args.json:
-        write_json(result, args.json)
+        write_json(args.json, result, allow_nan=False)
     if args.csv:
         write_csv(result, args.csv)
     if args.plot:

@@ -1,4 +1,4 @@
-"""gcAssistAlloc: the mutator assist, as an awaitable — and the seed's yield.
+"""gcAssistAlloc: the mutator assist, an ``async def`` — and the seed's yield, ``await gosched()``.
 
 Models mgcmark.go's ``gcAssistAlloc`` at the seed commit (500c88d4), with the
 later policies selectable by ``Config.assist_policy``:
@@ -29,13 +29,13 @@ also switched to byte units and to assisting before allocating).
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aiogc.sched.g import G
+from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import P, current_p
-from aiogc.sched.traps import GOSCHED, PARK, TICK
-from aiogc.trace.events import Ev
+from aiogc.sched.traps import gosched_trap as gosched
+from aiogc.sched.traps import park_trap, tick_trap
+from aiogc.trace.events import AssistEnd, AssistStart
 
 if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
@@ -45,12 +45,16 @@ ASSIST_CHUNK = 16 * 1024  # scan work per drain step (as the background workers'
 
 
 def _ready_later(col: Collector, g: G) -> None:
-    if g.status == 4:  # still parked
+    if g.status == WAITING:  # still parked (not readied by the end of the cycle meanwhile)
         col.sched.ready(g)
 
 
-def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
-    """The assist; a generator run with ``yield from`` inside ``mallocgc`` (see module docstring)."""
+async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> None:
+    """Models ``gcAssistAlloc`` (see the module docstring); awaited by ``mallocgc`` on its slow path.
+
+    Departure: it is entered only from ``mallocgc``'s slow path, where go1.5 checks on every
+    allocation during mark (the fast path adds to ``g.gcalloc`` itself).
+    """
     sched = col.sched
     pacer = col.pacer
     marker = col.marker
@@ -75,9 +79,10 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
                 return
         if not sched.gc_blacken_enabled:
             return
-        start = p.clock if col.virtual else col.now(p)
+        clock = col.clock
+        start = clock.now(p)
         if bus.on:
-            bus.emit(col.now(p), Ev.AssistStart, p.id, g.id, debt)
+            bus.emit(AssistStart(col.now(p), p.id, g.id, debt))
         # Marking: this assist counts as an active marker (Go: nwait -= 1) for the whole
         # virtual interval its work takes, and cannot be preempted (Go runs it on the
         # system stack), so other Ps that catch up meanwhile see it marking.
@@ -92,10 +97,8 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
             if not w:
                 break
             work += w
-            cost = (w >> 3) * col.c_word
-            p.clock += cost
-            p.t_assist += cost
-            yield TICK
+            clock.charge(p, (w >> 3) * col.c_word, "t_assist")
+            await tick_trap()
             p = current_p()
         g.gcscanwork += work
         debt -= work
@@ -103,29 +106,28 @@ def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> Gener
             p.gcw.dispose()
         g.locks -= 1
         col.nactive -= 1
-        completed = False
-        if col.mark_done_now():
-            # The seed records `completed` whenever this assist saw the condition,
-            # even if another marker's complete() got there first.
-            completed = True
-            col.complete(col.phase_signal(), p, "assist")
-        dur = (p.clock if col.virtual else col.now(p)) - start
+        # The seed records `completed` whenever this assist saw the condition,
+        # even if another marker's complete() got there first.
+        completed = col.gc_mark_done(p, "assist")
+        dur = clock.now(p) - start
         pacer.assist_time_ns += dur
         if bus.on:
-            bus.emit(col.now(p), Ev.AssistEnd, p.id, g.id, (work, stolen, completed))
+            bus.emit(AssistEnd(col.now(p), p.id, g.id, work, stolen, completed))
         if completed and cfg.yield_after_assist:
-            yield GOSCHED  # the seed: let the coordinator (now in runnext) run at once
+            # The seed's change (500c88d4): complete() readied the coordinator into this P's
+            # runnext; Gosched() so that it runs now instead of after this goroutine's slice.
+            await gosched()
             p = current_p()
         if debt <= 0 or policy == "seed" or not sched.gc_blacken_enabled:
             return
         if policy == "retry":
             p.call_later(RETRY_SLEEP, _ready_later, col, g)
             g.waitreason = "assist retry sleep"
-            yield PARK
+            await park_trap()
             p = current_p()
             continue
         # "queue": park until background credit pays the rest or the cycle ends.
         col.assist_queue.append([g, debt])
         g.waitreason = "GC assist wait"
-        yield PARK
+        await park_trap()
         return

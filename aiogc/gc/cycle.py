@@ -19,7 +19,8 @@ goroutine that any delay of an ordinary goroutine delays too:
      re-scan every goroutine's stack (see roots.py: shared Python containers have no
      write barrier), drain to
      completion, checkmark (GODEBUG=gccheckmark=1), heap statistics and the
-     next trigger, sweep, world started, gctrace line.
+     next trigger, sweep, world started, the cycle's record published (``GCDone``: gctrace
+     and the other observers are subscribers, in aiogc.trace).
 
 ``complete()`` takes effect once per phase.  Completion ("no grey objects
 anywhere and nobody marking") is checked by every marker when it stops
@@ -44,32 +45,34 @@ Departures, each a choice for a single-threaded model:
 
 from __future__ import annotations
 
-import sys
 import types
 from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from aiogc.errors import NotInGoroutine, Throw
+from aiogc.errors import Throw
 from aiogc.gc.assist import gc_assist_alloc
 from aiogc.gc.heap import Heap, Ref
 from aiogc.gc.mark import Marker
-from aiogc.gc.pacer import (
-    PacerState,
-    fake_first_cycle_marked,
-    format_pacer_end_line,
-    format_pacer_start_line,
-    heap_goal,
-)
+from aiogc.gc.pacer import PacerState, fake_first_cycle_marked, heap_goal
 from aiogc.gc.roots import RootScanner, python_held_ids
 from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
+from aiogc.gc.work import CycleWork
 from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
-from aiogc.sched.g import WAITING, G
+from aiogc.sched.g import DEAD, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
-from aiogc.trace.events import Ev
-from aiogc.trace.gctrace import GCTraceRecord, format_gctrace_line
+from aiogc.trace.events import (
+    GCComplete,
+    GCCoordWake,
+    GCDone,
+    GCPacerEnd,
+    GCPacerStart,
+    GCPhase,
+    GCStart,
+    HeapAlloc,
+)
 from aiogc.trace.metrics import CycleStats, GCStats, MemStats
 
 if TYPE_CHECKING:
@@ -134,16 +137,19 @@ class Collector:
         self.bg_mark2 = MarkSignal(2)
         self.assist_queue: deque[list[Any]] = deque()  # [g, debt] (Go 1.6's work.assistQueue)
         self.worker_mode: dict[int, str] = {}
-        self.virtual = self.sched.virtual
-        self.c_alloc = cfg.cost_alloc_ns if self.virtual else 0
-        self.c_alloc_slow = cfg.cost_alloc_slow_ns if self.virtual else 0
-        self.c_wb = cfg.cost_wb_ns if self.virtual else 0
-        self.c_word = cfg.cost_scan_word_ns if self.virtual else 0
+        # The clock service (see aiogc.sched.drivers): the collector never asks which clock runs.
+        # Per-allocation and per-pointer-write hot paths add these costs to p.clock inline.
+        clock = rt.driver
+        self.clock = clock
+        self.c_alloc = clock.cost(cfg.cost_alloc_ns)
+        self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
+        self.c_wb = clock.cost(cfg.cost_wb_ns)
+        self.c_word = clock.cost(cfg.cost_scan_word_ns)
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
         self.t0 = 0
-        self.cur: dict[str, Any] = {}
+        self.work: CycleWork | None = None  # the running cycle's record
         self._run_slice_code = Sched.run_slice.__code__
         # Objects per span, per size class, for the mcache fast/slow path split.
         self.span_objs = [max(1, (CLASS_NPAGES[i] * PAGE_SIZE) // SIZE_CLASSES[i]) if SIZE_CLASSES[i] else 1
@@ -153,10 +159,26 @@ class Collector:
             self.init_p(p)
         self.sched.gc = self
 
+    # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
         p.gcw = self.marker.new_gcw()
-        p.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+        p.mcache = [0] * len(SIZE_CLASSES)
+
+    def destroy_p(self, p: P) -> None:
+        """``procresize`` removed ``p`` (between cycles): its parked background mark worker exits."""
+        w = p.mark_worker
+        if w is not None:
+            if w.status != WAITING:
+                raise Throw("procresize: a mark worker is active outside a GC cycle")
+            w.status = DEAD
+            w.coro.close()
+            self.sched.allgs.pop(w.id, None)
+            p.mark_worker = None
+
+    def procresize(self, n: int) -> None:
+        """GOMAXPROCS is now ``n``: the pacer's dedicated/fractional worker split follows it."""
+        self.pacer.gomaxprocs = n
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -167,7 +189,8 @@ class Collector:
         self.heap.close()  # a Ref used after the run raises RuntimeEnded
 
     def now(self, p: P | None = None) -> int:
-        return self.sched.now(p)
+        """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
+        return int(self.clock.now(p))
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:
@@ -205,7 +228,7 @@ class Collector:
         ref = Ref(heap, obj, heap._gen_v[obj])
         if nptrs:
             self.pacer.heap_scan += nptrs << 3  # scannable bytes allocated since the last GC
-        mc = p.mcache  # type: ignore[attr-defined]
+        mc = p.mcache
         if cls and mc[cls] > 0:
             mc[cls] -= 1
             slow = False
@@ -217,23 +240,20 @@ class Collector:
             p.clock += self.c_alloc + self.c_alloc_slow
         if slow:
             if self.bus.on:
-                self.bus.emit(self.now(p), Ev.HeapAlloc, p.id, g.id,
-                              (heap.heap_live, self.pacer.next_gc, self.pacer.heap_goal))
+                self.bus.emit(HeapAlloc(self.now(p), p.id, g.id, heap.heap_live, self.pacer.next_gc,
+                                        self.pacer.heap_goal))
             if (self.phase == GC_OFF and not self.working and self.pacer.gogc is not None
                     and heap.heap_live >= self.pacer.next_gc):
                 self.start_gc(p)
                 yield GOSCHED  # startGC: let the coordinator run at once
             elif sched.gc_blacken_enabled:
                 self.pacer.revise(heap.heap_live)
-                yield from gc_assist_alloc(self, p, g, rsize, True)
+                yield from gc_assist_alloc(self, p, g, rsize, True)  # an async def: CO_ITERABLE_COROUTINE
         elif sched.gc_blacken_enabled:
             g.gcalloc += rsize
         if p.clock >= sched.driver.limit or g.preempt:
             yield SAFEPOINT
         return ref
-
-    def gc_assist_alloc(self, p: P, g: G, size: int, allow: bool) -> Generator[Any, Any, None]:
-        return gc_assist_alloc(self, p, g, size, allow)
 
     # ---- starting a cycle ----------------------------------------------------------------------
     def start_gc(self, p: P) -> None:
@@ -267,11 +287,15 @@ class Collector:
             await self.gc_cycle(forced=True)
         finally:
             g.locks -= 1
-        if g.must_cancel:
-            await safepoint_trap()  # deliver the deferred cancellation now
+        if not g.locks and (g.must_cancel or g.preempt):
+            # Go's releasem: a preemption sysmon requested while the cycle held the G is re-armed
+            # when m.locks drops to 0 and taken at the next call's prologue.  Without this a
+            # goroutine looping on runtime.GC() is never preempted and starves every other one.
+            await safepoint_trap()  # deliver the deferred cancellation or preemption now
 
     # ---- worldsema ---------------------------------------------------------------------------------
-    async def _acquire_cycle(self) -> None:
+    async def acquire_worldsema(self) -> None:
+        """``semacquire(&worldsema)``: wait until no GC cycle (nor GOMAXPROCS change) is running."""
         sched = self.sched
         while self.cycle_busy:
             g = sched.cur_g()
@@ -280,7 +304,8 @@ class Collector:
             await park_trap()
         self.cycle_busy = True
 
-    def _release_cycle(self) -> None:
+    def release_worldsema(self) -> None:
+        """``semrelease(&worldsema)``: wake every waiter (each re-checks; one wins)."""
         self.cycle_busy = False
         ws, self.cycle_waiters = self.cycle_waiters, []
         for g in ws:
@@ -290,11 +315,11 @@ class Collector:
     # ---- the cycle ------------------------------------------------------------------------------------
     async def gc_cycle(self, forced: bool) -> None:
         """Models ``gc(mode)`` at the seed (see the module docstring for the steps)."""
-        await self._acquire_cycle()
+        await self.acquire_worldsema()
         try:
             await self._gc(forced)
         finally:
-            self._release_cycle()
+            self.release_worldsema()
 
     async def _gc(self, forced: bool) -> None:
         sched = self.sched
@@ -304,20 +329,18 @@ class Collector:
         bus = self.bus
         p = current_p()
         self._ensure_workers()
-        cur: dict[str, Any] = {"forced": forced}
-        self.cur = cur
-        cur["t_sweepterm"] = t_sweepterm = p.clock if self.virtual else self.now(p)
-        cur["heap0"] = heap.heap_live
-        cur["trigger"] = pacer.next_gc
-        cur["alloc0"] = heap.total_alloc
-        cur["stw_ns"] = 0
+        t_sweepterm = self.now(p)
+        work = CycleWork(forced=forced, t_sweepterm=t_sweepterm, heap0=heap.heap_live, trigger=pacer.next_gc)
+        self.work = work
         self.phase = GC_SWEEPTERM
         if bus.on:
-            bus.emit(self.now(p), Ev.GCStart, p.id, -1,
-                     {"n": self.numgc + 1, "trigger": pacer.next_gc, "heap_live": heap.heap_live,
-                      "forced": forced})
-            bus.emit(self.now(p), Ev.GCPhase, p.id, -1, GC_SWEEPTERM)
-        # 5. Stop the world for sweep termination.
+            bus.emit(GCStart(self.now(p), p.id, -1, self.numgc + 1, pacer.next_gc, heap.heap_live, forced))
+            bus.emit(GCPhase(self.now(p), p.id, -1, GC_SWEEPTERM))
+        # 5. Stop the world for sweep termination.  First a safe point: a stop request is a
+        # global state change, so Ps started meanwhile (start_the_world's wakep after the last
+        # cycle) catch up to this instant before it.  Without it a goroutine looping on
+        # aiogc.gc() stops the world again before a woken P ever looks at the global queue.
+        await safepoint_trap()
         await stw_trap()
         p = current_p()
         # Sweeping finished at the previous mark termination (see departures).
@@ -332,31 +355,31 @@ class Collector:
         self.nactive = 0
         self.bg_mark1.clear()
         self.bg_mark2.clear()
-        start_line = pacer.start_cycle(heap.heap_live, self._t(p))
-        cur["goal"] = pacer.heap_goal if not forced else heap.heap_live
-        cur["trigger_ratio"] = pacer.trigger_ratio
-        if self.debug.get("gcpacertrace") and not forced:
-            print(format_pacer_start_line(**start_line), file=sys.stderr)
+        start_line = pacer.start_cycle(heap.heap_live, self.now(p))
+        work.goal = pacer.heap_goal if not forced else heap.heap_live
+        work.trigger_ratio = pacer.trigger_ratio
+        if bus.on:
+            bus.emit(GCPacerStart(self.now(p), p.id, -1, forced=forced, **start_line))
         # 7. Write barrier on.
         self._set_phase(GC_SCAN, p)
         if forced:
-            cur["t_scan"] = cur["t_installwb"] = cur["t_mark"] = self._t(p)
-            await self._mark_termination(p, cur, forced=True)
+            work.t_scan = work.t_installwb = work.t_mark = self.now(p)
+            await self._mark_termination(p, work, forced=True)
             return
         sched.start_the_world()
         p = current_p()
-        cur["t_scan"] = t_scan = self._t(p)
-        cur["stw_ns"] += t_scan - t_sweepterm
+        work.t_scan = t_scan = self.now(p)
+        work.stw_ns += t_scan - t_sweepterm
         # 8. Concurrent root scan by the coordinator.
         await self._scan_roots(p)
         p = current_p()
-        cur["t_installwb"] = self._t(p)
+        work.t_installwb = self.now(p)
         # 9-11. Mark phase: blackening on.
         self._set_phase(GC_MARK, p)
-        pacer.bg_mark_prepare(self._t(p))
+        pacer.bg_mark_prepare(self.now(p))
         self.worker_mode.clear()
         sched.gc_blacken_enabled = True
-        cur["t_mark"] = self._t(p)
+        work.t_mark = self.now(p)
         for _ in range(len(sched.pidle)):
             sched.wakep()  # idle Ps may run idle-priority mark workers
         # 12. Wait for mark 1.
@@ -366,32 +389,28 @@ class Collector:
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         for q in sched.allp:
             q.gcw.dispose()
         # 14. Mark 2 if work remains.
         if not marker.global_empty():
-            cur["mark2"] = True
+            work.mark2 = True
             self.blacken_promptly = True
             self.alloc_black = True
             if bus.on:
-                bus.emit(self.now(p), Ev.GCPhase, p.id, -1, "mark2")
+                bus.emit(GCPhase(self.now(p), p.id, -1, "mark2"))
             await self._wait(self.bg_mark2)
             p = current_p()
         else:
-            cur["mark2"] = False
             self.bg_mark2.done = True
-        await self._mark_termination(p, cur, forced=False)
-
-    def _t(self, p: P) -> int:
-        return p.clock if self.virtual else self.now(p)
+        await self._mark_termination(p, work, forced=False)
 
     def _set_phase(self, phase: str, p: P) -> None:
         self.phase = phase
         self.heap.wb_enabled = phase in (GC_SCAN, GC_MARK, GC_MARKTERM)
         self.alloc_black = self.blacken_promptly or phase == GC_MARKTERM
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GCPhase, p.id, -1, phase)
+            self.bus.emit(GCPhase(self.now(p), p.id, -1, phase))
 
     async def _wait(self, sig: MarkSignal) -> None:
         """Models ``bgMarkSignal.wait``: park unless completion already happened."""
@@ -401,15 +420,14 @@ class Collector:
             g.waitreason = "mark wait (idle)"
             await park_trap()
         p = current_p()
-        now = self._t(p)
+        now = self.now(p)
         if sig.complete_ns >= 0:
             sig.latency_ns = max(0, now - sig.complete_ns)
         else:
             sig.latency_ns = 0
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GCCoordWake, p.id, g.id,
-                          {"phase": sig.name, "latency_ns": sig.latency_ns, "completed_on": sig.complete_p,
-                           "who": sig.who, "alloc_after": self.heap.total_alloc - sig.alloc_at})
+            self.bus.emit(GCCoordWake(self.now(p), p.id, g.id, sig.name, sig.latency_ns, sig.complete_p, sig.who,
+                                      self.heap.total_alloc - sig.alloc_at))
         sig.wake = False
         sig.g = None
 
@@ -418,12 +436,12 @@ class Collector:
         if sig.done:
             return False
         sig.done = True
-        sig.complete_ns = self._t(p)
+        sig.complete_ns = self.now(p)
         sig.complete_p = p.id
         sig.who = who
         sig.alloc_at = self.heap.total_alloc
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GCComplete, p.id, p.curg.id if p.curg else -1, (sig.name, who))
+            self.bus.emit(GCComplete(self.now(p), p.id, p.curg.id if p.curg else -1, sig.name, who))
         if sig.g is None:
             sig.wake = True
         else:
@@ -436,6 +454,19 @@ class Collector:
                 raise Throw("completing mark 2 before mark 1")
             return self.bg_mark2
         return self.bg_mark1
+
+    def gc_mark_done(self, p: P, who: str) -> bool:
+        """A marker stopped marking: if the phase's work is done, complete it; True if it was done.
+
+        Models the completion check every marker makes when it stops (``gcMarkDone``'s entry in
+        go1.5; at the seed, the ``work.nwait == work.nproc && !gcMarkWorkAvailable`` test before
+        ``bgMark1.complete()``/``bgMark2.complete()``).  Only the first caller's ``complete``
+        takes effect (``MarkSignal``); ``who`` is "assist" or "worker".
+        """
+        if not self.mark_done_now():
+            return False
+        self.complete(self.phase_signal(), p, who)
+        return True
 
     def mark_done_now(self) -> bool:
         """The completion condition of Go 1.5: nobody marking (``nwait == nproc``) and the
@@ -459,42 +490,42 @@ class Collector:
         me = self.sched.cur_g()
         gs = list(self.sched.allgs.values())
         for i, g in enumerate(gs):
-            if g.status == 6:  # died meanwhile
+            if g.status == DEAD:  # died meanwhile
                 continue
             scanner.scan_goroutine(g, self._run_slice_code, running=g is me)
             if (i + 1) % STACKS_PER_SAFEPOINT == 0:
                 marker.mark_roots(scanner.out, p.gcw)
-                p.clock += scanner.words * self.c_word
+                self.clock.charge(p, scanner.words * self.c_word)
                 marker.scan_work += scanner.words * 8
                 scanner.out.clear()
                 scanner.words = 0
                 await safepoint_trap()
                 p = current_p()
         marker.mark_roots(scanner.out, p.gcw)
-        p.clock += scanner.words * self.c_word
+        self.clock.charge(p, scanner.words * self.c_word)
         marker.scan_work += scanner.words * 8  # the issue: stack scanning costs scan work
         p.gcw.dispose()
         # Let the other Ps catch up to the end of the scan before the coordinator enables
         # blackening: a global state change must not become visible "before" it happens.
         await safepoint_trap()
 
-    async def _mark_termination(self, p: P, cur: dict[str, Any], forced: bool) -> None:
+    async def _mark_termination(self, p: P, work: CycleWork, forced: bool) -> None:
         sched = self.sched
         heap = self.heap
         pacer = self.pacer
         marker = self.marker
-        cur["t_markterm"] = t_markterm = self._t(p)
+        work.t_markterm = t_markterm = self.now(p)
         if not forced:
             await stw_trap()
             p = current_p()
         for q in sched.allp:
             q.gcw.dispose()
-        heap1 = heap.heap_live
-        cur["heap1"] = heap1
-        end_line = None
+        work.heap1 = heap1 = heap.heap_live
         if not forced:
             pacer.scan_work = marker.scan_work  # W_a: every P's gcw was just disposed
-            end_line = pacer.end_cycle(heap1, self._t(p))
+            end_line = pacer.end_cycle(heap1, self.now(p))
+            if self.bus.on:
+                self.bus.emit(GCPacerEnd(self.now(p), p.id, -1, **end_line))
         sched.gc_blacken_enabled = False
         self.blacken_promptly = False
         self._set_phase(GC_MARKTERM, p)
@@ -515,9 +546,9 @@ class Collector:
         held = heap.held_unmarked()
         if held.size:
             marker.mark_roots(held.tolist(), gcw)
-        work = marker.drain(gcw, None)
+        drained = marker.drain(gcw, None)
         gcw.dispose()
-        p.clock += (scanner.words * 8 + int(held.size) * 8 + work) // 8 * self.c_word
+        self.clock.charge(p, (scanner.words * 8 + int(held.size) * 8 + drained) // 8 * self.c_word)
         marker.check_no_work(q.gcw for q in sched.allp)
         if self.debug.get("gccheckmark"):
             # Roots re-found independently of the table: the stacks and globals, plus every
@@ -528,37 +559,43 @@ class Collector:
                 roots.scan_goroutine(g, self._run_slice_code, running=g is me)
             marker.checkmark(roots.out + python_held_ids(heap))
         bytes_marked = heap.bytes_marked
-        pacer.mark_done(bytes_marked, heap.heap_live, marker.scan_work)
+        pacer.set_heap_stats_after_mark(bytes_marked, heap.heap_live, marker.scan_work)
         heap.set_heap_live(bytes_marked)
         self._set_phase(GC_OFF, p)
         self.alloc_black = False
         heap.sweep()
         for q in sched.allp:
-            q.mcache = [0] * len(SIZE_CLASSES)  # type: ignore[attr-defined]
+            q.mcache = [0] * len(SIZE_CLASSES)
         # Wake assists parked on the queue (Go 1.6's gcWakeAllAssists).
         while self.assist_queue:
             g, _ = self.assist_queue.popleft()
             if g.status == WAITING:
                 sched.ready(g)
         self.numgc += 1
-        t_end = self._t(p) + (sched.c_stw if self.virtual else 0)
-        stw_term = t_end - t_markterm if not forced else t_end - cur["t_sweepterm"]
-        cur["stw_ns"] += stw_term
-        self.stats.pause_total_ns += cur["stw_ns"] if not forced else stw_term
+        t_end = self.now(p) + sched.c_stw
+        work.t_end = t_end
+        stw_term = t_end - t_markterm if not forced else t_end - work.t_sweepterm
+        work.stw_ns += stw_term
+        self.stats.pause_total_ns += work.stw_ns if not forced else stw_term
         sched.start_the_world()
         p = current_p()
         self.last_gc_ns = t_end
-        self._record_cycle(p, cur, t_end, end_line, forced)
+        self._record_cycle(p, work)
 
-    def _record_cycle(self, p: P, cur: dict[str, Any], t_end: int, end_line: dict[str, Any] | None,
-                      forced: bool) -> None:
+    def _record_cycle(self, p: P, work: CycleWork) -> None:
+        """The cycle's ``CycleStats`` (``runtime.stats.cycles``) and the ``GCDone`` event.
+
+        gctrace's line is formatted from the event by ``aiogc.trace.gctrace.GCTrace``.
+        """
         pacer = self.pacer
         heap = self.heap
         gmp = self.sched.gomaxprocs
-        goal = cur["goal"]
-        heap1 = cur["heap1"]
-        last = self.bg_mark2 if cur.get("mark2") else self.bg_mark1
-        lat = max(self.bg_mark1.latency_ns, self.bg_mark2.latency_ns if cur.get("mark2") else -1, 0)
+        forced = work.forced
+        goal = work.goal
+        heap1 = work.heap1
+        work.heap2 = heap.heap_live
+        last = self.bg_mark2 if work.mark2 else self.bg_mark1
+        lat = max(self.bg_mark1.latency_ns, self.bg_mark2.latency_ns if work.mark2 else -1, 0)
         if forced:
             completed_by = "forced"
             alloc_after = 0
@@ -566,50 +603,27 @@ class Collector:
         else:
             completed_by = "assist" if last.who == "assist" else "worker"
             alloc_after = max(0, heap.total_alloc - last.alloc_at) if last.complete_ns >= 0 else 0
-        t_mark = cur["t_mark"]
-        t_markterm = cur["t_markterm"]
-        mark_dur = max(0, t_markterm - t_mark)
+        mark_dur = max(0, work.t_markterm - work.t_mark)
         bg = pacer.dedicated_mark_time_ns + pacer.fractional_mark_time_ns
         assist = pacer.assist_time_ns
         frac = (assist + bg) / (mark_dur * gmp) if mark_dur > 0 else 0.0
-        stw = cur["stw_ns"]
+        stw = work.stw_ns
         cs = CycleStats(
-            n=self.numgc, start_ns=cur["t_sweepterm"], end_ns=t_end,
-            heap_trigger=cur["trigger"], heap_goal=goal, heap_at_mark_term=heap1,
+            n=self.numgc, start_ns=work.t_sweepterm, end_ns=work.t_end,
+            heap_trigger=work.trigger, heap_goal=goal, heap_at_mark_term=heap1,
             heap_live_after=heap.heap_live,
             overshoot=(heap1 - goal) / goal if goal > 0 else 0.0,
             coordinator_latency_ns=lat, completed_by=completed_by, alloc_after_complete=alloc_after,
             assist_ns=assist, bg_mark_ns=bg, idle_mark_ns=pacer.idle_mark_time_ns, stw_ns=stw,
-            gc_cpu_fraction=frac, mark_duration_ns=mark_dur, heap_start=cur["heap0"],
-            trigger_ratio=cur["trigger_ratio"], forced=forced, mark2=bool(cur.get("mark2")),
+            gc_cpu_fraction=frac, mark_duration_ns=mark_dur, heap_start=work.heap0,
+            trigger_ratio=work.trigger_ratio, forced=forced, mark2=work.mark2,
             gomaxprocs=gmp, scan_work=self.marker.scan_work,
         )
         self.stats.cycles.append(cs)
         self.stats.gc_cpu_ns += assist + bg + stw * gmp
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GCDone, p.id, -1, cs.as_dict())
-        if self.debug.get("gcpacertrace") and end_line is not None:
-            print(format_pacer_end_line(end_line), file=sys.stderr)
-        if self.debug.get("gctrace"):
-            t_sw = cur["t_sweepterm"]
-            total = max(1, (t_end - self.t0) * gmp)
-            rec = GCTraceRecord(
-                n=self.numgc, t_sweep_term_ns=t_sw - self.t0,
-                util_percent=int(self.stats.gc_cpu_ns * 100 // total),
-                clock_sweep_term_ns=cur["t_scan"] - t_sw if not forced else 0,
-                clock_scan_ns=cur["t_installwb"] - cur["t_scan"],
-                clock_install_wb_ns=t_mark - cur["t_installwb"],
-                clock_mark_ns=mark_dur,
-                clock_mark_term_ns=t_end - t_markterm if not forced else t_end - t_sw,
-                cpu_sweep_term_ns=(cur["t_scan"] - t_sw) * gmp if not forced else 0,
-                cpu_scan_ns=cur["t_installwb"] - cur["t_scan"],
-                cpu_install_wb_ns=0,
-                cpu_assist_ns=assist, cpu_background_ns=bg, cpu_idle_ns=pacer.idle_mark_time_ns,
-                cpu_mark_term_ns=(t_end - t_markterm if not forced else t_end - t_sw) * gmp,
-                heap0=cur["heap0"], heap1=heap1, heap2=heap.heap_live, goal=goal,
-                gomaxprocs=gmp, forced=forced,
-            )
-            print(format_gctrace_line(rec), file=sys.stderr)
+            self.bus.emit(GCDone(self.now(p), p.id, -1, cs, work, self.t0, self.stats.gc_cpu_ns))
+        self.work = None
 
     # ---- workers -----------------------------------------------------------------------------------
     def _ensure_workers(self) -> None:
@@ -670,15 +684,3 @@ class Collector:
             frees=heap.nfree, last_gc_ns=self.last_gc_ns,
         )
 
-
-def attach_gc(rt: Runtime) -> Collector:
-    return Collector(rt)
-
-
-def collector() -> Collector:
-    """The collector of the runtime running the calling goroutine."""
-    loop = current_p()
-    gc = loop.sched.gc
-    if gc is None:
-        raise NotInGoroutine("no collector attached")
-    return gc  # type: ignore[no-any-return]

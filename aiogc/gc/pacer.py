@@ -22,7 +22,7 @@ One cycle, end to end (model doc §2.3, §2.11, §3):
       u_a = 0.25 + assist_time / (duration * GOMAXPROCS),
       e   = h_g - h_T - (u_a / u_g) * (h_a - h_T),
       trigger_ratio = clamp(h_T + 0.5 * e, 0, 0.95 * h_g).
-  then                ``mark_done``     (gcMark steps 3-5)
+  then                ``set_heap_stats_after_mark``     (gcMark steps 3-5)
       heap_reachable = bytes_marked - (heap_live - initial_heap_live), at least 0;
       next_gc = max(heap_minimum, heap_reachable * (1 + trigger_ratio),
                     bytes_marked + 1 MiB * GOGC / 100);
@@ -30,7 +30,7 @@ One cycle, end to end (model doc §2.3, §2.11, §3):
 
 Invariants (checked by tests/test_pacer.py):
   * 0 <= trigger_ratio <= 0.95 * GOGC/100 after every ``end_cycle`` (GOGC on);
-  * next_gc >= heap_minimum and next_gc >= heap_live + 1 MiB * GOGC/100 after ``mark_done``;
+  * next_gc >= heap_minimum and next_gc >= heap_live + 1 MiB * GOGC/100 after ``set_heap_stats_after_mark``;
   * assist_ratio >= 0, and the heap distance it divides by is at least 1 MiB;
   * dedicated + fractional_goal == 0.25 * GOMAXPROCS, 0 <= fractional_goal < 1;
   * every formula is deterministic: no clock is read here, callers pass ``now_ns``.
@@ -79,9 +79,6 @@ __all__ = [
     "heap_reachable",
     "fake_first_cycle_marked",
     "PacerState",
-    "go_float",
-    "format_pacer_end_line",
-    "format_pacer_start_line",
 ]
 
 # ---------------------------------------------------------------------------------------------------
@@ -250,7 +247,7 @@ def next_trigger(
     triggerRatio))`` (truncated), at least ``heapminimum``; and, when ``heap_live`` and ``gogc`` are
     given, at least ``heap_live + sweepMinHeapDistance * GOGC / 100`` (go1.5's sweep-distance floor,
     commit e30c6d64).  Go applies that floor *after* setting ``heap_live = bytesMarked``, so
-    ``PacerState.mark_done`` passes the new heap_live (the bytes marked), not the heap at mark
+    ``PacerState.set_heap_stats_after_mark`` passes the new heap_live (the bytes marked), not the heap at mark
     termination.
     """
     t = int(float(heap_reachable) * (1.0 + trigger_ratio))
@@ -346,8 +343,8 @@ class PacerState:
         the first-cycle fake when ``next_gc <= heapminimum``; ``heapGoal``; the dedicated /
         fractional worker split; ``revise``).  Also records ``now_ns`` as ``bg_mark_start_ns``;
         Go sets ``bgMarkStartTime`` later, in ``gcBgMarkPrepare`` -- call ``bg_mark_prepare`` then
-        to be exact.  Returns the values go1.5's gcpacertrace prints at cycle start (keyword
-        arguments of ``format_pacer_start_line``).
+        to be exact.  Returns the values go1.5's gcpacertrace prints at cycle start (the fields of the
+        ``GCPacerStart`` event; ``aiogc.trace.pacertrace`` prints them).
 
         GOGC=off (a forced cycle): the fake is skipped, the goal is ``HEAP_INFINITE`` and the
         assist ratio 0, i.e. mutators never owe assists.  Go 1.5 does not call startCycle for
@@ -448,8 +445,11 @@ class PacerState:
             "duration_ns": duration,
         }
 
-    def mark_done(self, bytes_marked: int, heap_live: int, scan_work: int) -> int:
+    def set_heap_stats_after_mark(self, bytes_marked: int, heap_live: int, scan_work: int) -> int:
         """Update the heap statistics after the mark-termination mark; return the new heap_live.
+
+        Not Go's ``gcMarkDone`` (the completion of a mark phase: ``Collector.gc_mark_done``): this is
+        the heap-statistics step at the end of ``gcMark``.
 
         Models ``gcMark`` steps 3-5 (mgc.go, go1.5): ``heap_reachable`` from the bytes marked minus
         the bytes allocated during the cycle (``heap_live - initial_heap_live``); ``next_gc`` =
@@ -488,100 +488,3 @@ class PacerState:
         self.gogc = None if n is None or n < 0 else n
         self.heap_minimum = heap_minimum(self.gogc, self.heap_minimum_base)
         return old
-
-
-# ---------------------------------------------------------------------------------------------------
-# gcpacertrace formatting
-
-
-def go_float(x: float) -> str:
-    """Format a float as Go's runtime ``print`` does: ``+d.dddddde±ddd`` (``printfloat``, print.go).
-
-    The digits come from Go's own algorithm (normalise by repeated *10 or /10, add 5e-7, peel seven
-    digits with int()), replayed in IEEE doubles, so even the last digit matches Go's output, which
-    can differ from C's correctly rounded ``%e``.  NaN prints ``NaN``; infinities ``+Inf``/``-Inf``;
-    negative zero ``-0.000000e+000``.
-    """
-    v = float(x)
-    if v != v:
-        return "NaN"
-    if v + v == v and v > 0:
-        return "+Inf"
-    if v + v == v and v < 0:
-        return "-Inf"
-    n = 7
-    sign = "+"
-    e = 0
-    if v == 0:
-        if math.copysign(1.0, v) < 0:
-            sign = "-"
-    else:
-        if v < 0:
-            v = -v
-            sign = "-"
-        while v >= 10:
-            e += 1
-            v /= 10
-        while v < 1:
-            e -= 1
-            v *= 10
-        h = 5.0
-        for _ in range(n):
-            h /= 10
-        v += h
-        if v >= 10:
-            e += 1
-            v /= 10
-    digits = []
-    for _ in range(n):
-        s = int(v)
-        digits.append(chr(s + ord("0")))
-        v -= float(s)
-        v *= 10
-    esign = "+"
-    if e < 0:
-        e = -e
-        esign = "-"
-    return f"{sign}{digits[0]}.{''.join(digits[1:])}e{esign}{e // 100}{e // 10 % 10}{e % 10}"
-
-
-def format_pacer_end_line(d: dict[str, Any]) -> str:
-    """The ``pacer:`` line gcpacertrace prints in ``endCycle`` (model doc §6.3), no newline.
-
-    ``d`` is ``PacerState.end_cycle``'s result (or any mapping with its keys).  Integers print as
-    integers, ratios in ``go_float`` format; the three trailing fields are named ``goalΔ``,
-    ``actualΔ`` and ``u_a/u_g`` as in Go.
-    """
-    f = go_float
-    return (
-        f"pacer: H_m_prev={int(d['H_m_prev'])}"
-        f" h_t={f(d['h_t'])} H_T={int(d['H_T'])}"
-        f" h_a={f(d['h_a'])} H_a={int(d['H_a'])}"
-        f" h_g={f(d['h_g'])} H_g={int(d['H_g'])}"
-        f" u_a={f(d['u_a'])} u_g={f(d['u_g'])}"
-        f" W_a={int(d['W_a'])}"
-        f" goalΔ={f(d['goal_delta'])}"
-        f" actualΔ={f(d['actual_delta'])}"
-        f" u_a/u_g={f(d['u_a_over_u_g'])}"
-    )
-
-
-def format_pacer_start_line(
-    assist_ratio: float,
-    heap_scan: int,
-    initial_heap_live: int,
-    heap_goal: int,
-    dedicated: int,
-    fractional: int,
-) -> str:
-    """The go1.5 ``pacer: assist ratio=...`` line printed at the end of ``startCycle``, no newline.
-
-    Format (commit f9dc3382): ``pacer: assist ratio=<r> (scan <heap_scan MB> MB in
-    <initialHeapLive MB>-><heapGoal MB> MB) workers=<dedicated>+<fractional tokens>``, sizes
-    ``>> 20``.  Accepts ``PacerState.start_cycle``'s result as keyword arguments.
-    """
-    return (
-        f"pacer: assist ratio={go_float(assist_ratio)}"
-        f" (scan {heap_scan >> 20} MB in {initial_heap_live >> 20}->{heap_goal >> 20} MB)"
-        f" workers={dedicated}+{fractional}"
-    )

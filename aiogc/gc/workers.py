@@ -32,7 +32,7 @@ from aiogc.gc.pacer import GC_BG_CREDIT_SLACK
 from aiogc.sched.g import RUNNABLE, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.traps import park_trap, safepoint_trap
-from aiogc.trace.events import Ev
+from aiogc.trace.events import WorkerEnd, WorkerStart
 
 if TYPE_CHECKING:
     from aiogc.gc.cycle import Collector
@@ -82,13 +82,12 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
         pacer.dedicated_needed -= 1
         return _take(col, p, DEDICATED)
     if not col.marker.work_available(p.gcw):
-        if col.mark_done_now():
-            # go1.5: no work and no markers — nobody else may be left to notice completion.
-            col.complete(col.phase_signal(), p, "worker")
+        # go1.5: no work and no markers — nobody else may be left to notice completion.
+        col.gc_mark_done(p, "worker")
         return None
     if pacer.fractional_needed <= 0:
         return None
-    now = (p.clock if col.virtual else col.now(p)) - pacer.bg_mark_start_ns
+    now = col.clock.now(p) - pacer.bg_mark_start_ns
     if now > 0 and pacer.fractional_mark_time_ns / now > pacer.fractional_goal:
         return None
     pacer.fractional_needed -= 1
@@ -112,26 +111,24 @@ async def _worker(col: Collector, p0: P) -> None:
     pacer = col.pacer
     bus = col.bus
     c_word = col.c_word
+    clock = col.clock
     while True:
         p = current_p()
         g = p.curg
         assert g is not None
         mode = col.worker_mode.get(p.id, IDLE)
-        start = p.clock if col.virtual else col.now(p)
+        start = clock.now(p)
         col.nactive += 1
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerStart, p.id, g.id, mode)
+            bus.emit(WorkerStart(col.now(p), p.id, g.id, mode))
         total = 0
         credit = 0
-        done = False
         while sched.gc_blacken_enabled:
             work = marker.drain(p.gcw, CHUNK)
             if work:
                 total += work
                 credit += work
-                cost = (work >> 3) * c_word
-                p.clock += cost
-                p.t_bgmark += cost
+                clock.charge(p, (work >> 3) * c_word, "t_bgmark")
                 if credit >= GC_BG_CREDIT_SLACK:
                     col.flush_bg_credit(credit)
                     credit = 0
@@ -147,8 +144,7 @@ async def _worker(col: Collector, p0: P) -> None:
                 break  # we are the last marker: the getfull barrier releases us
             # getfull: others are still marking; wait for work or for them to finish.
             col.nactive -= 1
-            p.clock += GETFULL_SLEEP_NS if col.virtual else 0
-            p.t_bgmark += GETFULL_SLEEP_NS if col.virtual else 0
+            clock.charge(p, GETFULL_SLEEP_NS, "t_bgmark")
             await safepoint_trap()
             p = current_p()
             col.nactive += 1
@@ -160,9 +156,9 @@ async def _worker(col: Collector, p0: P) -> None:
             p.gcw.dispose()
         col.nactive -= 1
         g.preempt = False
-        if sched.gc_blacken_enabled and col.mark_done_now():
-            done = col.complete(col.phase_signal(), p, "worker") or done
-        dur = (p.clock if col.virtual else col.now(p)) - start
+        if sched.gc_blacken_enabled:
+            col.gc_mark_done(p, "worker")
+        dur = clock.now(p) - start
         if mode == DEDICATED:
             pacer.dedicated_mark_time_ns += dur
             pacer.dedicated_needed += 1
@@ -172,6 +168,6 @@ async def _worker(col: Collector, p0: P) -> None:
         else:
             pacer.idle_mark_time_ns += dur
         if bus.on:
-            bus.emit(col.now(p), Ev.WorkerEnd, p.id, g.id, (mode, total))
+            bus.emit(WorkerEnd(col.now(p), p.id, g.id, mode, total))
         g.waitreason = "mark worker (idle)"
         await park_trap()

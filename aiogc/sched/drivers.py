@@ -25,6 +25,13 @@ WallDriver — real time on a host asyncio loop (uvloop when importable).
   global queue (the netpoller).  Preemption: sysmon's ``retake`` runs between
   batches against the monotonic clock.
 
+The clock service (both drivers): ``now(p)`` is the runtime time seen by code running on ``p``;
+``charge(p, ns, bucket)`` charges ``ns`` of modelled work to ``p`` (virtual time: its clock advances
+and the named time-accounting field of ``p`` — "t_mutator", "t_assist", "t_bgmark" — grows; wall
+time: nothing, real time passes by itself); ``cost(ns)`` is a cost in the clock's unit for hot paths
+that add it to ``p.clock`` inline (``ns`` in virtual time, 0 in wall time).  The model's code asks
+these instead of branching on the clock kind.
+
 Deadlock (both): no P has work, no timer is pending, no callback is queued, no
 goroutine waits on host I/O, and a user goroutine is parked ⇒
 ``Deadlock("all goroutines are asleep - deadlock!")``.
@@ -114,6 +121,16 @@ class VirtualDriver:
     def current_time(self) -> int:
         s = self.stepping
         return s.clock if s is not None else self.event_time
+
+    def charge(self, p: P, ns: int, bucket: str | None = None) -> None:
+        """``ns`` of modelled work on ``p``: its clock advances (and its ``bucket`` time account)."""
+        p.clock += ns
+        if bucket is not None:
+            setattr(p, bucket, getattr(p, bucket) + ns)
+
+    @staticmethod
+    def cost(ns: int) -> int:
+        return ns
 
     def activate(self, p: P) -> None:
         """Put P in the event heap at its clock (it has work, or was stopped and restarts)."""
@@ -287,6 +304,13 @@ class WallDriver:
 
     def current_time(self) -> int:
         return time.monotonic_ns() - self.t0
+
+    def charge(self, p: P, ns: int, bucket: str | None = None) -> None:
+        """Modelled work costs nothing extra in wall time: the real work took real time."""
+
+    @staticmethod
+    def cost(ns: int) -> int:
+        return 0
 
     def activate(self, p: P) -> None:
         if p not in self.active:

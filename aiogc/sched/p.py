@@ -88,8 +88,11 @@ class P(asyncio.AbstractEventLoop):
         self.t_bgmark = 0
         self.t_idle = 0
         self.idle_since = 0
-        # GC per-P state, owned by aiogc.gc.
+        # GC per-P state, owned by the collector (set by its GCHooks.init_p): the grey cache
+        # (Go's p.gcw, an aiogc.gc.mark gcWork), the mcache's free-slot count per size class, and
+        # this P's background mark worker.
         self.gcw: Any = None
+        self.mcache: list[int] = []
         self.mark_worker: G | None = None
         # findrunnable is sleeping runqgrab's 100 µs before taking this (victim P, its runnext G)
         self.runnext_target: tuple[P, G] | None = None

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from aiogc.config import MAX_GOMAXPROCS
 from aiogc.errors import Throw
-from aiogc.sched.g import WAITING
 from aiogc.sched.p import P_DEAD, P_IDLE, P
 
 if TYPE_CHECKING:
@@ -63,14 +62,8 @@ def procresize(sched: Sched, requester: P, n: int) -> int:
             if p.runnext is not None:
                 gq.appendleft(p.runnext)
                 p.runnext = None
-            w = p.mark_worker
-            if w is not None:
-                if w.status != WAITING:
-                    raise Throw("procresize: a mark worker is active outside a GC cycle")
-                w.status = 6  # _Gdead: the worker exits
-                w.coro.close()
-                sched.allgs.pop(w.id, None)
-                p.mark_worker = None
+            if gc is not None:
+                gc.destroy_p(p)
             if p.ready_cbs:  # callbacks already queued on it move to P0 (call_soon forwards later ones)
                 sched.allp[0].ready_cbs.extend(p.ready_cbs)
                 p.ready_cbs.clear()
@@ -83,6 +76,6 @@ def procresize(sched: Sched, requester: P, n: int) -> int:
         del sched.allp[n:]
     sched.gomaxprocs = n
     if gc is not None:
-        gc.pacer.gomaxprocs = n
+        gc.procresize(n)
     return old
 

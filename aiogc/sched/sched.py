@@ -29,19 +29,34 @@ to the driver (the netpoller); G structs are not reused (``gfput``/``gfget``).
 from __future__ import annotations
 
 import asyncio
+import enum
 import traceback
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
 from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, DirectWake, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
-from aiogc.trace.events import Ev
+from aiogc.trace.events import (
+    GoCreate,
+    GoEnd,
+    GoPark,
+    GoPreempt,
+    GoSched,
+    GoStart,
+    GoUnpark,
+    ProcStart,
+    ProcStop,
+    Steal,
+    STWEnd,
+    STWStart,
+)
 
 if TYPE_CHECKING:
     from aiogc.runtime import Runtime
+    from aiogc.sched.hooks import GCHooks
 
 _get_running_loop = asyncio._get_running_loop
 _set_running_loop = asyncio.events._set_running_loop
@@ -55,6 +70,16 @@ STEP_STOPPED = 2  # stopped for a stop-the-world
 STEP_STW_WAIT = 3  # its G requested stop-the-world; waiting for the others
 STEP_PANIC = 4  # a goroutine panicked: the run is over
 
+RUNQGRAB_SLEEP_NS = 100_000  # runqgrab's usleep(100) before it takes a victim's runnext
+
+
+class Retry(enum.Enum):
+    """findrunnable's third outcome, besides a G and nothing: sleep ``RUNQGRAB_SLEEP_NS``, look again."""
+
+    RETRY = "retry"
+
+
+RETRY: Final = Retry.RETRY
 
 
 class Sched:
@@ -79,8 +104,11 @@ class Sched:
         self.runnext_on = cfg.runnext
         self.steal_on = cfg.steal
         self.chaos = cfg.chaos  # Config.chaos: random yields (0: never, and no RNG draw)
-        # GC hooks (set by aiogc.gc when a collector is attached).
-        self.gc: Any = None
+        # Every switch through schedule()/execute()/gosched_impl() instead of their inlined copies
+        # in run_slice (tests run the scenario suite both ways and require identical traces).
+        self.slowpath = cfg.sched_slowpath
+        # The collector, seen through the GC-hooks protocol (set when a collector is attached).
+        self.gc: GCHooks | None = None
         self.gc_blacken_enabled = False
         # Stop-the-world state.
         self.gcwaiting = False
@@ -134,12 +162,12 @@ class Sched:
             cur.clock += self.c_go
             g.ready_ns = cur.clock if self.virtual else 0
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id, cur.curg.id, g.id)
+                self.bus.emit(GoCreate(self.now(cur), cur.id, cur.curg.id, g.id))
         else:
             g._loop = cur if cur is not None else (p if p is not None else self.allp[0])
             self.gq.append(g)
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoCreate, cur.id if cur else -1, -1, g.id)
+                self.bus.emit(GoCreate(self.now(cur), cur.id if cur else -1, -1, g.id))
         self.wakep()
         return g
 
@@ -165,7 +193,7 @@ class Sched:
             cur.clock += self.c_ready
             g.ready_ns = cur.clock if self.virtual else self.now(cur)
             if self.bus.on:
-                self.bus.emit(self.now(cur), Ev.GoUnpark, cur.id, cur.curg.id if cur.curg else -1, g.id)
+                self.bus.emit(GoUnpark(self.now(cur), cur.id, cur.curg.id if cur.curg else -1, g.id))
         else:
             self.gq.append(g)
             if cur is not None:  # a callback run on a P: it pays for the wake-up
@@ -174,7 +202,7 @@ class Sched:
             else:
                 g.ready_ns = self.now(None)
             if self.bus.on:
-                self.bus.emit(g.ready_ns, Ev.GoUnpark, cur.id if cur is not None else -1, -1, g.id)
+                self.bus.emit(GoUnpark(g.ready_ns, cur.id if cur is not None else -1, -1, g.id))
         self.wakep()
 
     def cancel_parked(self, g: G) -> None:
@@ -209,7 +237,7 @@ class Sched:
                 p.t_idle += now - p.idle_since if p.idle_since else 0
                 p.clock = now
         if self.bus.on:
-            self.bus.emit(now, Ev.ProcStart, p.id, -1, None)
+            self.bus.emit(ProcStart(now, p.id, -1))
         self.driver.activate(p)
 
     def _go_idle(self, p: P) -> None:
@@ -220,15 +248,21 @@ class Sched:
         p.idle_since = p.clock if self.virtual else self.now(p)
         self.pidle.append(p)
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.ProcStop, p.id, -1, None)
+            self.bus.emit(ProcStop(self.now(p), p.id, -1))
 
     # ---- schedule ----------------------------------------------------------------------
-    def schedule(self, p: P) -> tuple[G | None, bool]:
-        """Models ``schedule``: GC worker, 1-in-61 global, runnext, ring, then findrunnable."""
+    def schedule(self, p: P) -> tuple[G | Retry | None, bool]:
+        """Models ``schedule``: GC worker, 1-in-61 global, runnext, ring, then findrunnable.
+
+        Returns ``(g, inherit_time)``; ``g`` is None when the P should go idle, ``RETRY`` when it
+        should sleep ``RUNQGRAB_SLEEP_NS`` and look again.  ``run_slice`` inlines the common case
+        (no GC worker due, not a 61st tick) and is tied to this function by ``Config.sched_slowpath``.
+        """
         # Every path that finds a G ends spinning (Go 1.5 calls resetspinning after each source);
         # a P left "spinning" while it runs a G blocks every later wakep.
-        if self.gc_blacken_enabled:
-            g = self.gc.find_runnable_gc_worker(p)
+        gc = self.gc
+        if self.gc_blacken_enabled and gc is not None:
+            g = gc.find_runnable_gc_worker(p)
             if g is not None:
                 self._stop_spinning(p)
                 return g, False
@@ -245,16 +279,14 @@ class Sched:
         if p.runq:
             self._stop_spinning(p)
             return p.runq.popleft(), False
-        g, inherit = self.findrunnable(p)
-        if g is not None:
-            self._stop_spinning(p)
-        return g, inherit
+        return self.findrunnable(p)
 
-    def findrunnable(self, p: P) -> tuple[G | None, bool]:
-        """Models ``findrunnable`` (without blocking: returns (None, False) to idle the P).
+    def findrunnable(self, p: P) -> tuple[G | Retry | None, bool]:
+        """Models ``findrunnable`` without blocking: ``(None, False)`` idles the P.
 
-        Returns ``(None, True)`` when the P should sleep 100 µs before retrying
-        (Go's ``usleep(100)`` in ``runqgrab`` before stealing a victim's runnext).
+        ``(RETRY, False)`` asks the caller to sleep ``RUNQGRAB_SLEEP_NS`` and call again: Go's
+        ``usleep(100)`` in ``runqgrab`` before it steals a victim's ``runnext``, and Go's "check
+        all runqueues once again" before idling when another P still has queued work.
         """
         g, inherit = runqget(p)
         if g is not None:
@@ -274,16 +306,17 @@ class Sched:
                 allp = self.allp
                 tv = p.runnext_target
                 if tv is not None:
-                    # Back from runqgrab's 100 µs sleep: take the victim's runnext if it is still
-                    # the same G (Go's CAS on pp.runnext after usleep), else look around again.
+                    # Back from runqgrab's sleep: take the victim's runnext if it is still the
+                    # same G and its ring is still empty (Go's CAS on pp.runnext after usleep),
+                    # else look around again.
                     victim, want = tv
                     p.runnext_target = None
-                    if victim.runnext is want and not victim.runq and want.status == RUNNABLE:
-                        victim.runnext = None
+                    if victim.runnext is want and not victim.runq:
+                        g, k = runqsteal(p, victim, True)
                         if self.bus.on:
-                            self.bus.emit(self.now(p), Ev.Steal, p.id, want.id, (victim.id, 1))
+                            self.bus.emit(Steal(self.now(p), p.id, g.id, victim.id, k))
                         self._stop_spinning(p)
-                        return want, False
+                        return g, False
                 rand = self.rng.randrange
                 tries = 4 * n
                 for i in range(tries):
@@ -301,25 +334,53 @@ class Sched:
                         # it if it is still there (above, on the next findrunnable).
                         p.runnext_target = (victim, victim.runnext)
                         p.clock += self.c_steal * (i + 1)
-                        return None, True
+                        return RETRY, False
                     g, k = runqsteal(p, victim, False)
                     if g is not None:
                         p.clock += self.c_steal * (i + 1)
                         if self.bus.on:
-                            self.bus.emit(self.now(p), Ev.Steal, p.id, g.id, (victim.id, k))
+                            self.bus.emit(Steal(self.now(p), p.id, g.id, victim.id, k))
                         self._stop_spinning(p)
                         return g, False
                 p.clock += self.c_steal * tries
                 # Go's last step before idling: "check all runqueues once again"; another P still
                 # has queued work (the random victims missed it) -> look again instead of idling.
                 if any(q is not p and (q.runq or q.runnext is not None) for q in allp):
-                    return None, True
-        if self.gc_blacken_enabled:
-            g = self.gc.find_idle_gc_worker(p)
+                    return RETRY, False
+        gc = self.gc
+        if self.gc_blacken_enabled and gc is not None:
+            g = gc.find_idle_gc_worker(p)
             if g is not None:
                 self._stop_spinning(p)
                 return g, False
         return None, False
+
+    def execute(self, p: P, g: G, inherit: bool) -> None:
+        """Models ``execute``: ``g`` becomes running on ``p``; a new time slice unless it inherits one.
+
+        A G taken from ``runnext`` inherits the current slice (``schedtick`` unchanged), so sysmon
+        measures the slice from its start.  ``run_slice`` inlines this (the hot path of every
+        switch) and is tied to it by ``Config.sched_slowpath``.
+        """
+        if g.status != RUNNABLE:
+            raise Throw(f"execute: bad g status {g.status} for G{g.id}")
+        if self.virtual and g.ready_ns > p.clock:
+            # Causality: a G cannot start before it became runnable (it may have been readied
+            # or yielded on a P whose clock is ahead of this one's).
+            p.t_idle += g.ready_ns - p.clock
+            p.clock = g.ready_ns
+        g.status = RUNNING
+        g.preempt = False
+        g.p = p
+        p.curg = g
+        if not inherit:
+            p.schedtick += 1
+            p.slice_start = p.clock
+        p.clock += self.c_switch
+        self.nsched += 1
+        _current_tasks[p] = g
+        if self.bus.on:
+            self.bus.emit(GoStart(self.now(p), p.id, g.id, g.label))
 
     def _stop_spinning(self, p: P) -> None:
         """Models ``resetspinning``: the last spinning P that found work wakes another."""
@@ -350,16 +411,22 @@ class Sched:
         virtual = self.virtual
         c_switch = self.c_switch
         chaos = self.chaos
+        slow = self.slowpath
         prev_loop = _get_running_loop()
         prev_p = CUR.p
         _set_running_loop(p)
         CUR.p = p
+        g: G | Retry | None
         try:
             while True:
                 g = p.curg
                 if g is None:
                     if p.status == P_DEAD:
-                        return STEP_STOPPED  # removed by procresize: its last goroutine has left
+                        # Removed by procresize: its last goroutine (the resizer) has left for the
+                        # global queue; wake a P to run it (Go hands the resizer's M allp[0]).
+                        if gq:
+                            self.wakep()
+                        return STEP_STOPPED
                     if p.ready_cbs:
                         p.run_ready_callbacks()
                         if self.panic is not None:
@@ -367,8 +434,9 @@ class Sched:
                     if self.gcwaiting and p is not self.stw_p:
                         return self._stop_for_stw(p)
                     # schedule(), with its common case (no GC worker due, not a 61st tick)
-                    # inlined: this is the hot path of every goroutine switch.
-                    if self.gc_blacken_enabled or (gq and p.schedtick % 61 == 0):
+                    # inlined: this is the hot path of every goroutine switch.  The inlined
+                    # copy must do exactly what schedule() does (sched_slowpath tests it).
+                    if slow or self.gc_blacken_enabled or (gq and p.schedtick % 61 == 0):
                         g, inherit = self.schedule(p)
                     else:
                         g = p.runnext
@@ -387,36 +455,39 @@ class Sched:
                                 self._stop_spinning(p)
                         else:
                             g, inherit = self.findrunnable(p)
-                    if g is None:
+                    if g is None or g is RETRY:
                         if p.ready_cbs:
                             continue  # callbacks queued more callbacks: run them before idling
-                        if inherit:  # findrunnable asked to sleep 100 µs before stealing runnext
-                            p.clock += 100_000 if virtual else 0
+                        if g is RETRY:  # findrunnable asked to sleep, then look again
+                            p.clock += RUNQGRAB_SLEEP_NS if virtual else 0
                             return STEP_RUNNING
                         self._go_idle(p)
                         return STEP_IDLE
-                    # execute(): the G becomes running on P; a new time slice (schedtick++)
-                    # unless it inherits the current one (taken from runnext).  Inlined: this
-                    # is the hot path of every goroutine switch.
-                    if g.status != RUNNABLE:
-                        raise Throw(f"execute: bad g status {g.status} for G{g.id}")
-                    if virtual and g.ready_ns > p.clock:
-                        # Causality: a G cannot start before it became runnable (it may have been
-                        # readied or yielded on a P whose clock is ahead of this one's).
-                        p.t_idle += g.ready_ns - p.clock
-                        p.clock = g.ready_ns
-                    g.status = RUNNING
-                    g.preempt = False
-                    g.p = p
-                    p.curg = g
-                    if not inherit:
-                        p.schedtick += 1
-                        p.slice_start = p.clock
-                    p.clock += c_switch
-                    self.nsched += 1
-                    _current_tasks[p] = g
-                    if bus.on:
-                        bus.emit(self.now(p), Ev.GoStart, p.id, g.id, g.label)
+                    if slow:
+                        self.execute(p, g, inherit)
+                    else:
+                        # execute(), inlined (the hot path of every goroutine switch): the G becomes
+                        # running on P; a new time slice (schedtick++) unless it inherits the current
+                        # one (taken from runnext).
+                        if g.status != RUNNABLE:
+                            raise Throw(f"execute: bad g status {g.status} for G{g.id}")
+                        if virtual and g.ready_ns > p.clock:
+                            # Causality: a G cannot start before it became runnable (it may have been
+                            # readied or yielded on a P whose clock is ahead of this one's).
+                            p.t_idle += g.ready_ns - p.clock
+                            p.clock = g.ready_ns
+                        g.status = RUNNING
+                        g.preempt = False
+                        g.p = p
+                        p.curg = g
+                        if not inherit:
+                            p.schedtick += 1
+                            p.slice_start = p.clock
+                        p.clock += c_switch
+                        self.nsched += 1
+                        _current_tasks[p] = g
+                        if bus.on:
+                            bus.emit(GoStart(self.now(p), p.id, g.id, g.label))
                     if p.clock >= drv.limit:
                         return STEP_RUNNING  # with the next G in hand (see the end of the loop)
                     if chaos and not g.system and self.rng.random() < chaos:
@@ -475,20 +546,23 @@ class Sched:
                         # computes still ends the driver's batch (host I/O, sysmon's retake run).
                         p.clock += 1
                 elif trap is GOSCHED or trap is None:
-                    # goschedImpl: running -> runnable, to the global queue tail.
-                    g.status = RUNNABLE
-                    g.ready_ns = p.clock
-                    p.curg = None
-                    gq.append(g)
-                    if bus.on:
-                        bus.emit(self.now(p), Ev.GoSched, p.id, g.id, None)
+                    if slow:
+                        self.gosched_impl(p, g)
+                    else:
+                        # gosched_impl, inlined: running -> runnable, to the global queue tail.
+                        g.status = RUNNABLE
+                        g.ready_ns = p.clock
+                        p.curg = None
+                        gq.append(g)
+                        if bus.on:
+                            bus.emit(GoSched(self.now(p), p.id, g.id))
                 elif trap is TICK:
                     pass
                 elif trap is PARK:
                     g.status = WAITING
                     p.curg = None
                     if bus.on:
-                        bus.emit(self.now(p), Ev.GoPark, p.id, g.id, g.waitreason)
+                        bus.emit(GoPark(self.now(p), p.id, g.id, g.waitreason))
                 elif trap is STW:
                     if not self._stw_begin(p):
                         return STEP_STW_WAIT
@@ -507,15 +581,28 @@ class Sched:
             _set_running_loop(prev_loop)
             CUR.p = prev_p
 
+    def gosched_impl(self, p: P, g: G) -> None:
+        """Models ``goschedImpl`` (``Gosched``): running -> runnable, to the global queue tail.
+
+        ``run_slice`` inlines it for the GOSCHED trap, tied to it by ``Config.sched_slowpath``.
+        """
+        self._to_global_queue(p, g)
+        if self.bus.on:
+            self.bus.emit(GoSched(self.now(p), p.id, g.id))
+
     def _preempt(self, p: P, g: G) -> None:
-        """Models ``gopreempt_m``: the G goes to the global queue tail."""
+        """Models ``gopreempt_m``: ``goschedImpl`` for a preempted G (a ``GoPreempt`` event)."""
         g.preempt = False
+        self._to_global_queue(p, g)
+        if self.bus.on:
+            self.bus.emit(GoPreempt(self.now(p), p.id, g.id))
+
+    def _to_global_queue(self, p: P, g: G) -> None:
+        """``goschedImpl``'s body: running -> runnable, off ``p``, to the global queue tail."""
         g.status = RUNNABLE
         g.ready_ns = p.clock
         self._leave(p)
         self.gq.append(g)
-        if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoPreempt, p.id, g.id, None)
 
     def _park_on_future(self, p: P, g: G, fut: Any) -> None:
         """The G awaits an asyncio future (or another G): park until it is done."""
@@ -534,14 +621,14 @@ class Sched:
         if g.must_cancel and fut.cancel(msg=g.cancel_msg):
             g.must_cancel = False
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoPark, p.id, g.id, "future")
+            self.bus.emit(GoPark(self.now(p), p.id, g.id, "future"))
 
     def _goexit(self, p: P, g: G, result: Any, exc: BaseException | None) -> None:
         """Models ``goexit0``: the G is dead; a raising goroutine is a panic (tasks keep it)."""
         self._leave(p)
         del self.allgs[g.id]
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.GoEnd, p.id, g.id, None)
+            self.bus.emit(GoEnd(self.now(p), p.id, g.id))
         if exc is None:
             g._finish(result)
             return
@@ -569,7 +656,7 @@ class Sched:
         self.gcwaiting = True
         self.stw_p = p
         if self.bus.on:
-            self.bus.emit(self.now(p), Ev.STWStart, p.id, p.curg.id if p.curg else -1, None)
+            self.bus.emit(STWStart(self.now(p), p.id, p.curg.id if p.curg else -1))
         if self._all_others_stopped(p):
             p.clock += self.c_stw
             return True
@@ -600,7 +687,7 @@ class Sched:
         req.clock += self.c_stw
         t = req.clock
         if self.bus.on:
-            self.bus.emit(self.now(req), Ev.STWEnd, req.id, -1, None)
+            self.bus.emit(STWEnd(self.now(req), req.id, -1))
         for q in self.allp:
             if q.status == P_GCSTOP:
                 q.status = P_RUNNING

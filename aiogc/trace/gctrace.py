@@ -1,6 +1,8 @@
 """GODEBUG=gctrace=1 lines in Go 1.5's five-phase format (model doc §6.1).
 
-One line per cycle, printed by the coordinator after the world restarts:
+One line per cycle, printed when the cycle's ``GCDone`` event arrives (the coordinator emits it
+after the world restarts) by the ``GCTrace`` subscriber, which the runtime attaches under
+``GODEBUG=gctrace=1``:
 
     gc N @T.TTTs U%: a+b+c+d+e ms clock, f+g+h+i/j/k+l ms cpu, H0->H1->H2 MB, G MB goal, P P
 
@@ -24,11 +26,14 @@ Invariant: every line this module produces matches ``GCTRACE_RE``.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["GCTraceRecord", "GCTRACE_RE", "fmt_ns_as_ms", "format_gctrace_line"]
+from aiogc.trace.events import Event, GCDone
+
+__all__ = ["GCTrace", "GCTraceRecord", "GCTRACE_RE", "fmt_ns_as_ms", "format_gctrace_line", "gctrace_record"]
 
 _NUM = r"\d+(?:\.\d{1,3})?"
 
@@ -148,3 +153,47 @@ def format_gctrace_line(rec: GCTraceRecord | Mapping[str, Any] | Any) -> str:
     if _field(rec, "forced"):
         line += " (forced)"
     return line
+
+
+def gctrace_record(ev: GCDone) -> GCTraceRecord:
+    """The gctrace inputs of one finished cycle, as ``gc(mode)`` computes them at the seed.
+
+    Clock phases from the cycle's timeline (``work.tSweepTerm`` ... ``work.tEnd``); CPU: the
+    pauses times GOMAXPROCS, the root scan on one P, assists / background / idle marking from the
+    pacer's counters; ``U%`` is the run's GC CPU so far (idle marking excluded) over its elapsed
+    time times GOMAXPROCS.  A forced cycle is one pause from sweep termination to its end.
+    """
+    w = ev.work
+    cs = ev.stats
+    gmp = cs.gomaxprocs
+    t_sw = w.t_sweepterm
+    forced = w.forced
+    total = max(1, (w.t_end - ev.t0_ns) * gmp)
+    mark_term = w.t_end - w.t_markterm if not forced else w.t_end - t_sw
+    return GCTraceRecord(
+        n=cs.n, t_sweep_term_ns=t_sw - ev.t0_ns,
+        util_percent=int(ev.gc_cpu_ns * 100 // total),
+        clock_sweep_term_ns=w.t_scan - t_sw if not forced else 0,
+        clock_scan_ns=w.t_installwb - w.t_scan,
+        clock_install_wb_ns=w.t_mark - w.t_installwb,
+        clock_mark_ns=cs.mark_duration_ns,
+        clock_mark_term_ns=mark_term,
+        cpu_sweep_term_ns=(w.t_scan - t_sw) * gmp if not forced else 0,
+        cpu_scan_ns=w.t_installwb - w.t_scan,
+        cpu_install_wb_ns=0,
+        cpu_assist_ns=cs.assist_ns, cpu_background_ns=cs.bg_mark_ns, cpu_idle_ns=cs.idle_mark_ns,
+        cpu_mark_term_ns=mark_term * gmp,
+        heap0=w.heap0, heap1=w.heap1, heap2=w.heap2, goal=w.goal,
+        gomaxprocs=gmp, forced=forced,
+    )
+
+
+class GCTrace:
+    """The gctrace subscriber: ``rt.bus.subscribe(GCTrace())`` prints one line per cycle to ``out``."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, GCDone):
+            print(format_gctrace_line(gctrace_record(ev)), file=self.out if self.out is not None else sys.stderr)
