@@ -18,6 +18,7 @@ from aiogc.errors import (
     UseAfterFree,
 )
 from aiogc.gc.heap import Ref, Weak
+from aiogc.loop import EventLoopPolicy, Loop, install, new_event_loop
 from aiogc.runtime import (
     Runtime,
     alloc,
@@ -35,12 +36,18 @@ from aiogc.runtime import (
     set_gc_percent,
     weak,
 )
+from aiogc.sched.g import G
+from aiogc.sched.p import P
 from aiogc.sched.sync import Chan, Mutex, Recv, Send, WaitGroup, select
 from aiogc.sched.timers import sleep
+from aiogc.timers import Ticker, Timer, after, after_func, now, tick
+from aiogc.trace.metrics import MemStats
 
 __all__ = [
     "Config", "ConfigError", "Deadlock", "GoroutinePanic", "NotInGoroutine", "CheckmarkError", "UseAfterFree", "RuntimeEnded", "ChanClosed",
     "Ref", "Weak", "weak", "Runtime", "run", "go", "gosched", "compute", "current_g", "current_p", "current_runtime", "gomaxprocs",
     "alloc", "gc", "globals", "read_mem_stats", "set_gc_percent",
     "Chan", "Mutex", "WaitGroup", "Recv", "Send", "select", "sleep",
+    "Loop", "EventLoopPolicy", "new_event_loop", "install",
+    "Timer", "Ticker", "after", "after_func", "tick", "now", "G", "P", "MemStats",
 ]

@@ -201,6 +201,9 @@ class Config:
       preempt_ns  sysmon's forcePreemptNS: a G running this long without rescheduling is preempted.
       runnext     what-if: False puts readied/new goroutines at the ring tail instead of ``runnext``.
       steal       what-if: False disables work stealing in findrunnable.
+      chaos       probability (0 <= chaos < 1) that a goroutine about to resume is first sent to the
+                  global queue tail: a random yield at every await that reached the scheduler, drawn
+                  from the run's RNG (the pytest plugin's --aiogc-chaos); 0 = off, Go's behaviour.
     GC:
       gogc        GOGC percentage; None is GOGC=off (no automatic cycles).
       go_commit   the point of golang/go's July 2015 series the collector behaves as (default the
@@ -235,6 +238,7 @@ class Config:
     preempt_ns: int = 10_000_000
     runnext: bool = True
     steal: bool = True
+    chaos: float = 0.0
     go_commit: str = DEFAULT_GO_COMMIT
     yield_after_assist: bool = _UNSET
     assist_policy: str = _UNSET
@@ -311,6 +315,8 @@ class Config:
                      "assist_in_scan", "sched_slowpath"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
+        if isinstance(self.chaos, bool) or not isinstance(self.chaos, int | float) or not 0 <= self.chaos < 1:
+            raise ConfigError("chaos", self.chaos, "a probability, 0 <= chaos < 1")
         if self.assist_policy not in ("seed", "retry", "queue"):
             raise ConfigError("assist_policy", self.assist_policy, "'seed', 'retry' or 'queue'")
         int_field("workbuf_size", 2, 1 << 16)

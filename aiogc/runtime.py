@@ -16,8 +16,8 @@ import asyncio
 import random
 import sys
 import types
-from collections.abc import Coroutine, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, overload
 
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
@@ -31,6 +31,10 @@ from aiogc.sched.sched import Sched
 from aiogc.sched.traps import SAFEPOINT, gosched_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import EventBus
 from aiogc.trace.metrics import GCStats
+
+if TYPE_CHECKING:
+    from aiogc.gc.heap import Ref
+    from aiogc.trace.metrics import MemStats
 
 
 class Runtime:
@@ -47,7 +51,11 @@ class Runtime:
         else:
             self.driver = WallDriver(self.sched)
         self.loop_errors: list[dict[str, Any]] = []
+        #: asyncio's ``loop.set_exception_handler``: called as ``handler(loop, context)`` for errors in
+        #: callbacks run on a P (the Ps and an ``aiogc.loop.Loop`` share it); None = report on stderr.
+        self.exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._started = False
+        self._closed = False
         self.result: Any = None
         self.gc = Collector(self)
         self._attach_observers()
@@ -73,9 +81,13 @@ class Runtime:
         """The collector's published measurements (``stats.cycles``: one ``CycleStats`` per cycle)."""
         return self.gc.stats
 
-    def report_loop_exception(self, context: dict[str, Any]) -> None:
-        """asyncio's exception handler for callbacks run on a P: keep, and say on stderr."""
+    def report_loop_exception(self, context: dict[str, Any], loop: Any = None) -> None:
+        """asyncio's exception handler for callbacks run on a P: keep, and say on stderr
+        (or call the handler set with ``loop.set_exception_handler``)."""
         self.loop_errors.append(context)
+        if self.exception_handler is not None:
+            self.exception_handler(loop, context)
+            return
         print(f"aiogc: {context.get('message', 'error in callback')}: {context.get('exception')!r}",
               file=sys.stderr)
 
@@ -87,11 +99,34 @@ class Runtime:
                                 "(start the work with aiogc.go() instead)")
         if not asyncio.iscoroutine(coro):
             raise TypeError(f"run() needs a coroutine object, got {type(coro).__name__}")
-        self._started = True
         g = self.sched.newproc(coro, label="main")
-        self.sched.main_g = g
-        self.gc.start()
+        self._begin(g)
         return g
+
+    def _begin(self, main_g: G) -> None:
+        """The program starts: ``main_g`` is goroutine 1 (an event loop's first task)."""
+        self._started = True
+        self.sched.main_g = main_g
+        self.gc.start()
+
+    # ---- context manager: ``with Runtime(...) as rt`` / ``async with`` ----------------------------
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Abandon whatever still runs (Go's exit): close every goroutine's coroutine.  Idempotent;
+        ``run`` does it itself when main returns."""
+        if self._started and not self._closed:
+            self._finish()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` as the main goroutine; return its result."""
@@ -122,9 +157,20 @@ class Runtime:
             self._finish()
 
     async def run_async(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run inside an already running asyncio program (wall clock only)."""
+        """Run inside an already running asyncio program.
+
+        Wall time: the Ps are multiplexed on the running (host) loop, next to its own tasks.
+        Virtual time: the simulation runs to completion on a worker thread (it owns no host
+        resources and never waits for real time) while the host loop keeps running; the
+        awaiting task gets its result.  Departure: cancelling that task does not stop the
+        simulation (a thread cannot be interrupted); the run's result is then discarded.
+        """
         if not isinstance(self.driver, WallDriver):
-            raise RuntimeMisuse("run_async needs clock='wall' (virtual time runs synchronously: use run())")
+            if self._started:
+                if asyncio.iscoroutine(coro):
+                    coro.close()
+                raise RuntimeMisuse("a Runtime runs one program; make a new Runtime")
+            return await asyncio.get_running_loop().run_in_executor(None, self.run, coro)
         main_g = self._start(coro)
         try:
             await self.driver.run(main_g)
@@ -134,6 +180,7 @@ class Runtime:
             self._finish()
 
     def _finish(self) -> None:
+        self._closed = True
         self.gc.finish()
         self.sched.close_all()
 
@@ -171,7 +218,7 @@ def go(coro: Coroutine[Any, Any, Any], *, name: str = "") -> G:
     return p.sched.newproc(coro, p, label=name)
 
 
-def gosched() -> Any:
+def gosched() -> Awaitable[None]:
     """``runtime.Gosched()``: yield the P; this G goes to the global queue tail."""
     if CUR.p is None:
         raise NotInGoroutine("gosched() must be awaited inside an aiogc goroutine")
@@ -193,7 +240,7 @@ def _compute(p: P, ns: int) -> Generator[Any, Any, None]:
     yield SAFEPOINT
 
 
-def compute(ns: int) -> Any:
+def compute(ns: int) -> Awaitable[None]:
     """Modelled CPU work of ``ns`` nanoseconds; a safe point (sysmon may preempt here).
 
     Virtual time: advances the P's clock.  Wall time: spins for ``ns`` real ns.
@@ -205,7 +252,13 @@ def compute(ns: int) -> Any:
     return _compute(_p(), ns)
 
 
-def gomaxprocs(n: int | None = None) -> Any:
+@overload
+def gomaxprocs(n: None = None) -> int: ...
+@overload
+def gomaxprocs(n: int) -> Awaitable[int]: ...
+
+
+def gomaxprocs(n: int | None = None) -> int | Awaitable[int]:
     """``runtime.GOMAXPROCS``.
 
     ``gomaxprocs()`` returns the current number of Ps.  ``await gomaxprocs(n)`` changes it and
@@ -262,7 +315,7 @@ def run(main: Coroutine[Any, Any, Any], *, config: Config | None = None, **field
 
 
 # ---- the GC API ----------------------------------------------------------------------------------
-def alloc(size: int, nptrs: int = 0) -> Any:
+def alloc(size: int, nptrs: int = 0) -> Awaitable[Ref]:
     """``new``: allocate ``size`` bytes with ``nptrs`` pointer slots (its first words); may assist.
 
     Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
@@ -313,7 +366,7 @@ def globals() -> dict[str, Any]:
     return _p().sched.runtime.gc.globals
 
 
-def read_mem_stats() -> Any:
+def read_mem_stats() -> MemStats:
     """``runtime.ReadMemStats``: a ``MemStats`` snapshot (``next_gc`` is the trigger, as in Go 1.5)."""
     return _p().sched.runtime.gc.read_mem_stats()
 

@@ -22,6 +22,9 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("AIOGC_HYPOTHESIS_PROFILE", "ci"))
 
+# pytester: tests/test_pytest_plugin.py runs pytest on small projects to check aiogc's pytest plugin.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def clean_go_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

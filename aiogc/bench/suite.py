@@ -305,7 +305,7 @@ def _parked_factory(impl: str, n: int) -> Callable[[], Coroutine[Any, Any, float
         import aiogc
 
         async def main() -> float:
-            ch = aiogc.Chan()
+            ch: aiogc.Chan[Any] = aiogc.Chan()
 
             async def parked() -> None:
                 await ch.recv()
@@ -376,7 +376,8 @@ def _chan_factory(impl: str, n: int) -> Callable[[], Coroutine[Any, Any, float]]
         import aiogc
 
         async def main() -> float:
-            a, b = aiogc.Chan(), aiogc.Chan()
+            a: aiogc.Chan[Any] = aiogc.Chan()
+            b: aiogc.Chan[Any] = aiogc.Chan()
 
             async def pong() -> None:
                 recv, send = a.recv, b.send

@@ -74,7 +74,8 @@ def cmd_demo_scheduler(args: argparse.Namespace) -> int:
             t0 = aiogc.current_runtime().now_ns()
             if t0 >= limit_ns:
                 break
-            jobs, results = aiogc.Chan(16), aiogc.Chan(16)
+            jobs: aiogc.Chan[int] = aiogc.Chan(16)
+            results: aiogc.Chan[int] = aiogc.Chan(16)
             wg = aiogc.WaitGroup()
             wg.add(nworkers)
             for _ in range(nworkers):

@@ -209,7 +209,7 @@ async def seed_main(workload: SeedWorkload, *, cycles: int = 10, duration_ns: in
     _cycle_bound[id(rt)] = cycles
     chans = []
     for i in range(nprod):
-        ch = aiogc.Chan()
+        ch: aiogc.Chan[Any] = aiogc.Chan()
         chans.append(ch)
         aiogc.go(_consumer(w, ch), name=f"consumer{i}")
         aiogc.go(_producer(w, share, ch, stop), name=f"producer{i}")

@@ -40,13 +40,17 @@ goroutine waits on host I/O, and a user goroutine is parked ⇒
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import heapq
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from aiogc.errors import Deadlock
 from aiogc.sched.g import G
-from aiogc.sched.p import CUR, P_RUNNING, P
+from aiogc.sched.p import CUR, P_IDLE, P_RUNNING, P, _current_tasks
 from aiogc.sched.sched import STEP_PANIC, STEP_RUNNING, Sched
 from aiogc.sched.sysmon import Sysmon
 
@@ -61,6 +65,7 @@ def run_timer_callback(sched: Sched, p: P, h: asyncio.TimerHandle) -> None:
     asyncio.events._set_running_loop(p)
     CUR.p = p
     sched.in_callback += 1
+    _current_tasks.pop(p, None)  # no goroutine runs now (see P.run_ready_callbacks)
     try:
         h._run()
     finally:
@@ -91,6 +96,16 @@ class VirtualDriver:
         self.event_time = 0
         self.sysmon = Sysmon(sched)
         self.hooks_after_step: list[Any] = []  # schedtrace etc.
+        # Work from outside the simulation (executor threads, signal handlers, other threads'
+        # call_soon_threadsafe): callbacks land in ``inbox`` (deque appends are atomic) and run on
+        # their P at the current event time -- outside work costs no virtual time.  ``external``
+        # counts sources that may still deliver (pending executor jobs, installed signal
+        # handlers): while it is > 0 a run with nothing else to do waits for them instead of
+        # reporting a deadlock.
+        self.inbox: deque[tuple[P, asyncio.Handle]] = deque()
+        self.inbox_ready = threading.Event()
+        self.external = 0
+        self.default_executor: concurrent.futures.Executor | None = None
 
     # -- services for Sched and P ----------------------------------------------------------
     def now(self, p: P | None) -> int:
@@ -138,7 +153,37 @@ class VirtualDriver:
         pass  # dropped lazily when it reaches the top of the timer heap
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
-        return p.call_soon(cb, *args, context=ctx)
+        h = asyncio.Handle(cb, args, p, ctx)
+        self.inbox.append((p, h))
+        self.inbox_ready.set()
+        return h
+
+    def _deliver_inbox(self) -> None:
+        inbox = self.inbox
+        while inbox:
+            p, h = inbox.popleft()
+            if not h._cancelled:
+                p.ready_cbs.append(h)
+                self.sched.wake_p(p)
+
+    def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
+                        func: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """``loop.run_in_executor``: ``func`` runs on a thread; its result comes back through the
+        inbox at the current event time (virtual time does not advance while it runs)."""
+        if executor is None:
+            if self.default_executor is None:
+                self.default_executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="aiogc")
+            executor = self.default_executor
+        cf = executor.submit(func, *args)
+        self.external += 1
+
+        def delivered() -> None:
+            self.external -= 1
+
+        # Both callbacks arrive through the inbox, in this order: the result, then the count.
+        fut = asyncio.wrap_future(cf, loop=p)
+        cf.add_done_callback(lambda _: self.call_soon_threadsafe(p, delivered, (), None))
+        return fut
 
     def host_loop(self, what: str) -> Any:
         raise NotImplementedError(f"{what}: real I/O needs clock='wall'; virtual time has no network")
@@ -150,19 +195,27 @@ class VirtualDriver:
             heapq.heappop(t)
         return t[0][0] if t else INF
 
-    def run(self, main_g: G) -> None:
+    def run(self, main_g: G | asyncio.Future[Any]) -> None:
+        """Run until ``main_g`` (a G or any future) is done.  May be called again with another
+        future (an event loop's successive ``run_until_complete``): the run resumes where it
+        stopped."""
         sched = self.sched
         pheap = self.pheap
         sysmon = self.sysmon
         hooks = self.hooks_after_step
         for p in sched.allp:
-            if p not in self.active:
+            if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
+            elif p.status == P_RUNNING and p not in self.active:
+                self.activate(p)  # resuming after a panic stopped this P mid-slice
         if sched.pidle:
             # Ps start idle; wakep (from newproc) picks them up.  Keep Go's order: P0 first.
             sched.pidle.sort(key=lambda q: -q.id)
         sched.wakep()
+        inbox = self.inbox
         while not main_g.done():
+            if inbox:
+                self._deliver_inbox()
             t_timer = self._next_timer()
             t_p = pheap[0][0] if pheap else INF
             if pheap:
@@ -173,6 +226,9 @@ class VirtualDriver:
                 t_sys = INF
             if t_timer <= t_p and t_timer <= t_sys:
                 if t_timer == INF:
+                    if self.external > 0 or inbox:
+                        self._wait_external()
+                        continue
                     self._deadlock(main_g)
                     return
                 self._fire_timer()
@@ -201,6 +257,12 @@ class VirtualDriver:
             for h in hooks:
                 h(p.clock)
 
+    def _wait_external(self) -> None:
+        """Nothing to simulate until a thread or a signal delivers: block on the inbox."""
+        while not self.inbox:
+            self.inbox_ready.wait(0.05)
+            self.inbox_ready.clear()
+
     def _fire_timer(self) -> None:
         when, _, h, p = heapq.heappop(self.timers)
         self.event_time = when
@@ -209,7 +271,7 @@ class VirtualDriver:
         if sched.panic is not None:
             raise sched.panic
 
-    def _deadlock(self, main_g: G) -> None:
+    def _deadlock(self, main_g: Any) -> None:
         sched = self.sched
         if any(p.ready_cbs for p in sched.allp):
             raise AssertionError("deadlock check with queued callbacks")  # unreachable: call_soon wakes
@@ -234,6 +296,7 @@ class WallDriver:
         self.wakeup: asyncio.Future[None] | None = None
         self.pending_timers = 0
         self.host_io_used = False  # some goroutine used host I/O (see _deadlocked)
+        self.external = 0  # executor jobs not yet done
         self.hooks_after_step: list[Any] = []
 
     def now(self, p: P | None) -> int:
@@ -293,11 +356,24 @@ class WallDriver:
         self.host_io_used = True
         return self.host
 
-    async def run(self, main_g: G) -> None:
+    def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
+                        func: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = self.host_loop("run_in_executor").run_in_executor(executor, func, *args)
+        # A pending executor job may still complete the future the run waits for (see _deadlocked).
+        self.external += 1
+
+        def done(_: Any) -> None:
+            self.external -= 1
+            self._kick()
+
+        fut.add_done_callback(done)
+        return fut
+
+    async def run(self, main_g: G | asyncio.Future[Any]) -> None:
         sched = self.sched
         self.host = asyncio.get_running_loop()
         for p in sched.allp:
-            if p not in self.active:
+            if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
         sched.pidle.sort(key=lambda q: -q.id)
         sched.wakep()
@@ -337,7 +413,7 @@ class WallDriver:
 
     def _deadlocked(self) -> bool:
         sched = self.sched
-        if self.pending_timers > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
+        if self.pending_timers > 0 or self.external > 0 or any(p.ready_cbs for p in sched.allp) or sched.gq:
             return False
         if not self.host_io_used:
             # The program never touched the host loop (no sockets, servers, executors): only

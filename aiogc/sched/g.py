@@ -27,6 +27,7 @@ raise (Go semantics: the run stops with ``GoroutinePanic``); goroutines made by
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,8 @@ class G:
         "gcscanwork",
         "ready_ns",
         "parkinfo",
+        "context",
+        "cancelled_exc",
         "_log_destroy_pending",
         "_asyncio_future_blocking",  # a slot on the class: asyncio.isfuture() sees a future
         "__weakref__",
@@ -109,6 +112,8 @@ class G:
         self.gcscanwork = 0
         self.ready_ns = 0  # when it was last readied
         self.parkinfo: Any = None  # what it is parked on (a sudog, a select...)
+        self.context: contextvars.Context | None = None  # a task's Context (None: the driver's)
+        self.cancelled_exc: BaseException | None = None  # the CancelledError that ended it
         self._asyncio_future_blocking = False
         self._log_destroy_pending = True  # asyncio.gather sets this on its children
 
@@ -121,7 +126,13 @@ class G:
         return self._loop
 
     def get_name(self) -> str:
-        return f"G{self.id}"
+        return self.label or f"G{self.id}"
+
+    def set_name(self, value: object) -> None:
+        self.label = str(value)
+
+    def get_context(self) -> contextvars.Context | None:
+        return self.context
 
     def get_coro(self) -> Any:
         return self.coro
@@ -134,7 +145,7 @@ class G:
 
     def result(self) -> Any:
         if self._state == _CANCELLED:
-            raise asyncio.CancelledError(self.cancel_msg) if self.cancel_msg is not None else asyncio.CancelledError()
+            raise self._make_cancelled_error()
         if self._state != _FINISHED:
             raise asyncio.InvalidStateError("Result is not ready.")
         if self._exception is not None:
@@ -143,7 +154,7 @@ class G:
 
     def exception(self) -> BaseException | None:
         if self._state == _CANCELLED:
-            raise asyncio.CancelledError()
+            raise self._make_cancelled_error()
         if self._state != _FINISHED:
             raise asyncio.InvalidStateError("Exception is not set.")
         return self._exception
@@ -169,6 +180,19 @@ class G:
             fn(self)
         else:
             loop.call_soon(fn, self)
+
+    @property
+    def _cancel_message(self) -> Any:
+        return self.cancel_msg
+
+    def _make_cancelled_error(self) -> asyncio.CancelledError:
+        """asyncio's private Future method, which ``gather`` calls on a cancelled child: the
+        CancelledError that ended the goroutine (as asyncio's Task keeps it), else a new one."""
+        if self.cancelled_exc is not None:
+            exc, self.cancelled_exc = self.cancelled_exc, None  # raised once, as asyncio's
+            return exc  # type: ignore[return-value]
+        msg = self.cancel_msg
+        return asyncio.CancelledError(msg) if msg is not None else asyncio.CancelledError()
 
     def cancelling(self) -> int:
         return self.num_cancels

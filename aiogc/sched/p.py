@@ -45,6 +45,24 @@ P_GCSTOP = 3
 P_DEAD = 4
 
 
+_current_tasks: dict[Any, Any] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+_register_task = asyncio.tasks._register_task
+
+
+class DirectWake:
+    """A future done callback whose only effect is to make a parked goroutine runnable.
+
+    ``P.call_soon`` runs it at once instead of queueing it: a goroutine that completes a
+    future (``lock.release()``, ``fut.set_result``) readies the waiter as Go's ``ready``
+    does -- into the current P's ``runnext``, before the completer can yield -- and a timer
+    or host callback completing one still injects the waiter into the global queue (the
+    ``ready`` it calls knows which).  asyncio's order agrees: the waiter's wake-up is queued
+    before anything the completer does next.
+    """
+
+    __slots__ = ()
+
+
 class P(asyncio.AbstractEventLoop):
     """One P.  Scheduling fields are public (the model and its tests read them)."""
 
@@ -111,6 +129,11 @@ class P(asyncio.AbstractEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
+        if isinstance(callback, DirectWake):
+            cur = CUR.p
+            if cur is not None and cur.curg is not None and not self.sched.in_callback:
+                callback(*args)  # completed by a running goroutine: ready the waiter now
+                return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
         target.ready_cbs.append(h)
@@ -139,19 +162,30 @@ class P(asyncio.AbstractEventLoop):
 
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
         """A task is a goroutine: ``newproc`` onto this P (or the global queue from outside a G)."""
-        return self.sched.newproc(coro, self, is_task=True, label=name or "")
+        g = self.sched.newproc(coro, self, is_task=True, label=name or "")
+        g.context = context if context is not None else contextvars.copy_context()
+        _register_task(g)  # type: ignore[arg-type]  # asyncio.all_tasks() sees it (a weak reference)
+        return g
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
-        self.sched.runtime.report_loop_exception(context)
+        self.sched.runtime.report_loop_exception(context, self)
 
     def default_exception_handler(self, context: dict[str, Any]) -> None:
-        self.sched.runtime.report_loop_exception(context)
+        rt = self.sched.runtime
+        handler, rt.exception_handler = rt.exception_handler, None
+        try:
+            rt.report_loop_exception(context, self)
+        finally:
+            rt.exception_handler = handler
 
     def get_exception_handler(self) -> Any:
-        return None
+        return self.sched.runtime.exception_handler
 
     def set_exception_handler(self, handler: Any) -> None:
-        raise NotImplementedError("aiogc Ps report loop exceptions to the runtime")
+        """One handler for the whole runtime (every P and the ``aiogc.loop.Loop``)."""
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self.sched.runtime.exception_handler = handler
 
     def get_task_factory(self) -> Any:
         return None
@@ -182,7 +216,7 @@ class P(asyncio.AbstractEventLoop):
         raise NotImplementedError("executors belong to the host loop (clock='wall'), not to a P")
 
     def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
-        return self._host("run_in_executor").run_in_executor(executor, func, *args)
+        return self.sched.driver.run_in_executor(self, executor, func, args)
 
     async def getaddrinfo(self, *args: Any, **kw: Any) -> Any:
         return await self._host("getaddrinfo").getaddrinfo(*args, **kw)
@@ -281,6 +315,9 @@ class P(asyncio.AbstractEventLoop):
         cbs = self.ready_cbs
         n = len(cbs)
         sched = self.sched
+        # No goroutine runs now: drop the trampoline's stale current-task entry, so an asyncio
+        # Task stepping as a callback here may enter (asyncio's _enter_task checks it).
+        _current_tasks.pop(self, None)
         sched.in_callback += 1
         try:
             for _ in range(n):

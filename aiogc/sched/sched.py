@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, P
+from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, DirectWake, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
 from aiogc.trace.events import (
@@ -103,6 +103,7 @@ class Sched:
         self.panic: GoroutinePanic | None = None
         self.runnext_on = cfg.runnext
         self.steal_on = cfg.steal
+        self.chaos = cfg.chaos  # Config.chaos: random yields (0: never, and no RNG draw)
         # Every switch through schedule()/execute()/gosched_impl() instead of their inlined copies
         # in run_slice (tests run the scenario suite both ways and require identical traces).
         self.slowpath = cfg.sched_slowpath
@@ -410,6 +411,7 @@ class Sched:
         gq = self.gq
         virtual = self.virtual
         c_switch = self.c_switch
+        chaos = self.chaos
         slow = self.slowpath
         prev_loop = _get_running_loop()
         prev_p = CUR.p
@@ -489,6 +491,9 @@ class Sched:
                             bus.emit(GoStart(self.now(p), p.id, g.id, g.label))
                     if p.clock >= drv.limit:
                         return STEP_RUNNING  # with the next G in hand (see the end of the loop)
+                    if chaos and not g.system and self.rng.random() < chaos:
+                        self._preempt(p, g)  # Config.chaos: a random yield before it resumes
+                        continue
                 elif g.locks:
                     pass  # not preemptible now: resume it whatever is pending
                 elif self.gcwaiting and p is not self.stw_p:
@@ -502,10 +507,15 @@ class Sched:
                 elif g.preempt and not g.system:
                     self._preempt(p, g)
                     continue
+                elif chaos and not g.system and self.rng.random() < chaos:
+                    self._preempt(p, g)  # Config.chaos: a random yield before this resumption
+                    continue
                 # Resume the goroutine.
                 coro = g.coro
                 try:
-                    if g.must_cancel and not g.locks:  # cancellation waits out a locked section
+                    if g.context is not None:
+                        trap = g.context.run(_resume, g)  # an asyncio task: runs in its own Context
+                    elif g.must_cancel and not g.locks:  # cancellation waits out a locked section
                         g.must_cancel = False
                         msg = g.cancel_msg
                         trap = coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())
@@ -624,10 +634,12 @@ class Sched:
             g._finish(result)
             return
         if isinstance(exc, _CancelledError) and (g.is_task or g.num_cancels > 0):
+            g.cancelled_exc = exc  # its message (and context chain) reach whoever awaits the G
+            g.cancel_msg = exc.args[0] if exc.args else None
             g._finish(cancelled=True)
             return
-        if g.is_task and isinstance(exc, Exception):
-            g._finish(exc=exc)
+        if g.is_task and not isinstance(exc, KeyboardInterrupt | SystemExit):
+            g._finish(exc=exc)  # as asyncio's Task.__step: any other BaseException is the task's result
             return
         tb = "".join(traceback.format_exception(exc))
         g.traceback_text = tb
@@ -705,7 +717,24 @@ class Sched:
             _current_tasks.pop(p, None)
 
 
-class _FutWake:
+def _resume(g: G) -> Any:
+    """Resume ``g`` once (the trampoline's three cases, above, inlined there): for a G that runs
+    in a ``contextvars.Context`` (a task, as asyncio's run each step in theirs)."""
+    coro = g.coro
+    if g.must_cancel and not g.locks:
+        g.must_cancel = False
+        msg = g.cancel_msg
+        return coro.throw(_CancelledError(msg) if msg is not None else _CancelledError())
+    if g.wake_exc is not None:
+        exc = g.wake_exc
+        g.wake_exc = None
+        return coro.throw(exc)
+    val = g.wake_val
+    g.wake_val = None
+    return coro.send(val)
+
+
+class _FutWake(DirectWake):
     """Done callback that readies a G parked on a future (runs on the future's loop)."""
 
     __slots__ = ("sched", "g")

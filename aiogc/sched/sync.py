@@ -26,12 +26,17 @@ from __future__ import annotations
 import types
 from collections import deque
 from collections.abc import AsyncIterator, Generator
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from aiogc.errors import ChanClosed
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import current_p
 from aiogc.sched.traps import PARK, SAFEPOINT, park_trap, safepoint_trap
+
+T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
 
 
 class _Select:
@@ -93,8 +98,13 @@ def _wake(sd: _Sudog, val: Any = None, exc: BaseException | None = None) -> None
     p.sched.ready(sd.g, val, exc)
 
 
-class Chan:
-    """A Go channel.  ``Chan()`` is unbuffered; ``Chan(n)`` buffers n values."""
+class Chan(Generic[T]):
+    """A Go channel of ``T`` values.  ``Chan()`` is unbuffered; ``Chan(n)`` buffers n values.
+
+    Typed: ``ch: Chan[int] = Chan(1)``; ``await ch.recv()`` is an ``int`` to a type checker.
+    A receive from a closed, drained channel gives None (Go's zero value), which the static
+    type ``T`` does not show: use ``recv2`` where that matters.
+    """
 
     __slots__ = ("cap", "buf", "closed", "recvq", "sendq", "__weakref__")
 
@@ -116,7 +126,7 @@ class Chan:
         return f"<Chan cap={self.cap} len={len(self.buf)} closed={self.closed}>"
 
     # -- non-blocking halves (also used by select) --------------------------------------------
-    def _try_send(self, v: Any) -> bool:
+    def _try_send(self, v: T) -> bool:
         if self.closed:
             raise ChanClosed("send on closed channel")
         sd = _dequeue(self.recvq)
@@ -152,7 +162,7 @@ class Chan:
     # parked on a channel then holds one small frame here, which keeps a parked goroutine
     # under 1 KiB including its coroutine.
     @types.coroutine
-    def send(self, v: Any) -> Generator[Any, Any, None]:
+    def send(self, v: T) -> Generator[Any, Any, None]:
         """``ch <- v``."""
         p = current_p()
         p.clock += p.sched.c_chan
@@ -168,7 +178,7 @@ class Chan:
         yield PARK
 
     @types.coroutine
-    def recv2(self) -> Generator[Any, Any, tuple[Any, bool]]:
+    def recv2(self) -> Generator[Any, Any, tuple[T, bool]]:
         """``v, ok := <-ch``: ok is False once the channel is closed and drained."""
         p = current_p()
         p.clock += p.sched.c_chan
@@ -186,7 +196,7 @@ class Chan:
         return r  # type: ignore[no-any-return]
 
     @types.coroutine
-    def recv(self) -> Generator[Any, Any, Any]:
+    def recv(self) -> Generator[Any, Any, T]:
         """``<-ch``: the value (None from a closed channel)."""
         p = current_p()
         p.clock += p.sched.c_chan
@@ -201,7 +211,7 @@ class Chan:
         g.parkinfo = sd
         g.waitreason = "chan receive"
         r = yield PARK
-        return r[0]
+        return r[0]  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """``close(ch)``: wakes every receiver with (None, False); parked senders panic."""
@@ -219,46 +229,62 @@ class Chan:
                 break
             _wake(sd, exc=ChanClosed("send on closed channel"))
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> T:
         v, ok = await self.recv2()
         if not ok:
             raise StopAsyncIteration
         return v
 
-    def recv_case(self) -> Recv:
+    def recv_case(self) -> Recv[T]:
         return Recv(self)
 
-    def send_case(self, v: Any) -> Send:
+    def send_case(self, v: T) -> Send[T]:
         return Send(self, v)
 
 
-class Recv:
+class Recv(Generic[T]):
     """A receive case for ``select``."""
 
     __slots__ = ("ch",)
 
-    def __init__(self, ch: Chan) -> None:
+    def __init__(self, ch: Chan[T]) -> None:
         if not isinstance(ch, Chan):
             raise TypeError(f"Recv needs a Chan, got {type(ch).__name__}")
         self.ch = ch
 
 
-class Send:
+class Send(Generic[T]):
     """A send case for ``select``."""
 
     __slots__ = ("ch", "value")
 
-    def __init__(self, ch: Chan, value: Any) -> None:
+    def __init__(self, ch: Chan[T], value: T) -> None:
         if not isinstance(ch, Chan):
             raise TypeError(f"Send needs a Chan, got {type(ch).__name__}")
         self.ch = ch
         self.value = value
 
 
-async def select(*cases: Recv | Send, default: bool = False) -> tuple[int, Any, bool]:
+# select's static types: the received value is one of the cases' element types (or None: a
+# send case, a closed channel, ``default``); Python cannot tie it to the returned index.
+@overload
+async def select(*, default: bool = ...) -> tuple[int, None, bool]: ...
+@overload
+async def select(c1: Recv[T1] | Send[T1], /, *, default: bool = ...) -> tuple[int, T1 | None, bool]: ...
+@overload
+async def select(c1: Recv[T1] | Send[T1], c2: Recv[T2] | Send[T2], /, *,
+                 default: bool = ...) -> tuple[int, T1 | T2 | None, bool]: ...
+@overload
+async def select(c1: Recv[T1] | Send[T1], c2: Recv[T2] | Send[T2], c3: Recv[T3] | Send[T3], /, *,
+                 default: bool = ...) -> tuple[int, T1 | T2 | T3 | None, bool]: ...
+@overload
+async def select(*cases: Recv[Any] | Send[Any], default: bool = ...) -> tuple[int, Any, bool]: ...
+
+
+async def select(*cases: Recv[Any] | Send[Any], default: bool = False) -> tuple[int, Any, bool]:
     """Go's ``select``: commit exactly one ready case.
 
     Returns ``(index, value, ok)``: the index of the committed case (``-1`` for
