@@ -22,7 +22,7 @@ from typing import Any
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
 from aiogc.gc.cycle import Collector
-from aiogc.gc.heap import Ref, Weak
+from aiogc.gc.heap import MAX_ALLOC, Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
@@ -234,6 +234,7 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
     await col.acquire_worldsema()  # never resize during a GC cycle
     g.locks += 1
     try:
+        await safepoint_trap()  # let Ps woken meanwhile catch up before the stop (as in gc_cycle)
         await stw_trap()
         p = g.p
         assert p is not None
@@ -244,6 +245,8 @@ async def _set_gomaxprocs(sched: Sched, n: int) -> int:
     finally:
         g.locks -= 1
         col.release_worldsema()
+    if not g.locks and (g.preempt or g.must_cancel):
+        await safepoint_trap()  # releasem: take a preemption requested while the world was stopped
     return old
 
 
@@ -265,7 +268,8 @@ def alloc(size: int, nptrs: int = 0) -> Any:
     Returns an awaitable giving a ``Ref``.  TypeError for non-int arguments,
     ValueError for negative values or ``8 * nptrs > size``.
     """
-    if type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size:
+    if (type(size) is not int or type(nptrs) is not int or size < 0 or nptrs < 0 or nptrs * 8 > size
+            or size > MAX_ALLOC):
         _check_alloc_args(size, nptrs)
     p = CUR.p
     if p is None or p.curg is None:
@@ -285,6 +289,9 @@ def _check_alloc_args(size: Any, nptrs: Any) -> None:
         raise ValueError(f"alloc nptrs must be >= 0, got {nptrs}")
     if nptrs * 8 > size:
         raise ValueError(f"alloc: {nptrs} pointer slots need {nptrs * 8} bytes but size is {size}")
+    if size > MAX_ALLOC:
+        raise ValueError(f"alloc size {size} exceeds the largest heap Go 1.5 can map on linux/amd64 "
+                         f"(_MaxMem = {MAX_ALLOC} bytes): out of memory")
 
 
 def weak(ref: Ref) -> Weak:
@@ -311,9 +318,13 @@ def read_mem_stats() -> Any:
     return _p().sched.runtime.gc.read_mem_stats()
 
 
-def set_gc_percent(n: int | None) -> int | None:
-    """``debug.SetGCPercent``: set GOGC (None or negative = off); returns the old value."""
+def set_gc_percent(n: int | str | None) -> int | None:
+    """``debug.SetGCPercent``: set GOGC; returns the old value (None = off).
+
+    Takes what ``Config(gogc=...)`` takes (an int >= 0, a numeric string, ``"off"``, ``None``)
+    and, as Go does, any negative int for off.  ``ConfigError`` for anything else.
+    """
     from aiogc.config import parse_gogc
 
-    v = parse_gogc(-1 if n is None else n, "gogc") if (n is None or n >= 0 or n == -1) else None
+    v = None if type(n) is int and n < 0 else parse_gogc(n, "gogc")
     return _p().sched.runtime.gc.pacer.set_gc_percent(v)

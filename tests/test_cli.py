@@ -240,7 +240,7 @@ def test_sweep_smoke(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "overshoot" in r.stdout
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("yield_after_assist,gomaxprocs,seed,n,")
+    assert lines[0].startswith("yield_after_assist,gomaxprocs,seed,job_rows,n,")
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["false", "true"]
     assert_one_line_error(run_cli("sweep", "--grid", "nosuch=1"))
 

@@ -650,3 +650,60 @@ def test_same_seed_same_trace_and_cycle_stats() -> None:
     d3, c3, _ = _recorded_seed_run(8)
     assert d3 != d1
     assert c3 != c1
+
+
+# ----------------------------------------------------------------------------- argument edges
+
+
+def test_set_gc_percent_takes_what_config_takes() -> None:
+    async def main() -> list[Any]:
+        seen = [aiogc.set_gc_percent("50"), aiogc.set_gc_percent("off"), aiogc.set_gc_percent(-7),
+                aiogc.set_gc_percent(None), aiogc.set_gc_percent(80)]
+        errors = []
+        for bad in ("fifty", 1.5, True, [50]):
+            try:
+                aiogc.set_gc_percent(bad)  # type: ignore[arg-type]
+            except aiogc.ConfigError as e:
+                errors.append(str(e).splitlines()[0][:4])
+        return [seen, len(errors), aiogc.set_gc_percent(100)]
+
+    seen, n_errors, last = run(main)
+    assert seen == [100, 50, None, None, None]  # each call returns the previous GOGC
+    assert n_errors == 4 and last == 80
+
+
+def test_ref_index_of_the_wrong_type_is_a_clear_type_error() -> None:
+    import numpy as np
+
+    async def main() -> list[str]:
+        r = await aiogc.alloc(32, 2)
+        r[np.int64(1)] = r  # an int in disguise is an index
+        assert r[np.int32(1)] == r and r[-1] == r
+        msgs = []
+        for bad in ("x", slice(0, 1), 1.0, None, True):
+            for op in (lambda: r[bad], lambda: r.__setitem__(bad, None)):  # noqa: B023
+                try:
+                    op()
+                except TypeError as e:
+                    msgs.append(str(e))
+        return msgs
+
+    msgs = run(main)
+    assert len(msgs) == 10
+    assert all(m.startswith("pointer slot index must be an int, not ") for m in msgs)
+    assert "not str" in msgs[0] and "not slice" in msgs[2] and "not float" in msgs[4]
+
+
+def test_huge_alloc_is_a_value_error_before_any_slot_is_taken() -> None:
+    async def main() -> tuple[str, int, int]:
+        before = aiogc.current_runtime().gc.heap.nslots
+        try:
+            await aiogc.alloc(1 << 63)
+        except ValueError as e:
+            msg = str(e)
+        r = await aiogc.alloc(16)
+        return msg, before, r.id
+
+    msg, before, rid = run(main)
+    assert "exceeds" in msg and "_MaxMem" in msg
+    assert rid == before  # the failed call took no heap slot

@@ -18,13 +18,19 @@ the roots: each worker's locals, each holder goroutine's arguments, the globals.
   3. at the end (two forced cycles after all goroutines are done), the heap holds exactly the
      objects reachable from the globals.
 
-Only runtime roots keep objects alive, so the interpreter never leaves a ``Ref`` in a frame
-that the model does not count: each operation runs in its own short-lived frame (``_step``).
+Any live ``Ref`` keeps its object (the root contract), so the interpreter never leaves a ``Ref``
+anywhere the model does not count: each operation runs in its own short-lived frame (``_step``).
+Programs also *stash* Refs in places no stack scan reaches (``_STASH``, a module global: deques,
+OrderedDicts, namespaces, ``__slots__`` objects, exception args, suspended generators, closures,
+partials, C iterators) and unstash them later; the model counts stashed Refs as roots.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import random
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +60,38 @@ class Model:
     errors: list[str] = field(default_factory=list)
 
 
-_M = Model()  # module global: not a frame local, so never a GC root
+_M = Model()  # module global: it holds keys, never Refs
+
+
+class _Slots:
+    __slots__ = ("held",)
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+
+def _suspended(r: Ref) -> Any:
+    def gen() -> Any:
+        yield r
+
+    return gen()
+
+
+#: places a Ref can be stashed in, each as (put, get); none is a reference cycle, so an
+#: unstashed Ref dies at once and invariant 2 holds exactly
+STASH_PLACES: list[tuple[Any, Any]] = [
+    (lambda r: collections.deque([r]), lambda h: h[0]),
+    (lambda r: collections.OrderedDict(k=r), lambda h: h["k"]),
+    (lambda r: types.SimpleNamespace(held=r), lambda h: h.held),
+    (_Slots, lambda h: h.held),
+    (lambda r: ValueError("stashed", r), lambda h: h.args[1]),
+    (_suspended, lambda h: h.gi_frame.f_locals["r"]),
+    (lambda r: (lambda: r), lambda h: h()),
+    (lambda r: functools.partial(int, r), lambda h: h.args[0]),
+    (lambda r: iter((0, r)), lambda h: h.__reduce__()[1][0][1]),
+]
+#: per worker: (place index, holder) in stash order; the model's root "s<wid>" follows it
+_STASH: dict[int, list[tuple[int, Any]]] = {}
 
 
 def key(r: Ref) -> Key:
@@ -237,6 +274,23 @@ async def _step(wid: int, locs: list[Ref], op: tuple[Any, ...], holders_wg: aiog
         if _M.holders:
             _hid, ch = _M.holders.pop(op[1] % len(_M.holders))
             await ch.send(None)
+    elif kind == "stash":
+        if not locs:
+            return
+        r = locs[op[1] % len(locs)]
+        place = op[2] % len(STASH_PLACES)
+        _STASH.setdefault(wid, []).append((place, STASH_PLACES[place][0](r)))
+        _M.roots.setdefault(f"s{wid}", []).append(key(r))
+    elif kind == "unstash":
+        stash = _STASH.get(wid)
+        if stash:
+            j = op[1] % len(stash)
+            place, h = stash[j]
+            got = STASH_PLACES[place][1](h)
+            if key(got) != _M.roots[f"s{wid}"][j]:
+                raise AssertionError(f"stash place {place} gave {key(got)}, model {_M.roots[f's{wid}'][j]}")
+            del stash[j], got, h
+            del _M.roots[f"s{wid}"][j]
     elif kind == "gosched":
         await aiogc.gosched()
     elif kind == "compute":
@@ -269,6 +323,16 @@ async def churn(size: int, stop: list[bool], done: aiogc.WaitGroup) -> None:
     done.done()
 
 
+def _drop_stash() -> None:
+    """Read every stashed Ref back, then drop the stash (in a frame of its own: a loop
+    variable left in ``program``'s frame would keep the last holder, and its object, alive)."""
+    for wid in list(_STASH):
+        for j, (place, h) in enumerate(_STASH[wid]):
+            if key(STASH_PLACES[place][1](h)) != _M.roots[f"s{wid}"][j]:
+                raise AssertionError(f"stash place {place} of worker {wid} lost its Ref")
+        del _STASH[wid], _M.roots[f"s{wid}"]
+
+
 async def program(nworkers: int, ops: list[tuple[int, tuple[Any, ...]]], churn_size: int) -> dict[str, Any]:
     _M.heap = aiogc.current_runtime().gc.heap
     wg = aiogc.WaitGroup()
@@ -289,6 +353,7 @@ async def program(nworkers: int, ops: list[tuple[int, tuple[Any, ...]]], churn_s
         _hid, ch = _M.holders.pop()
         await ch.send(None)
     await holders_wg.wait()
+    _drop_stash()
     snapshot(aiogc.read_mem_stats().num_gc)
     await aiogc.gc()
     await aiogc.gc()
@@ -313,6 +378,7 @@ def run_program(ops: list[tuple[int, tuple[Any, ...]]], *, nworkers: int, gomaxp
                 churn_size: int = 0, scan_word_ns: int = 2) -> dict[str, Any]:
     global _M
     _M = Model()
+    _STASH.clear()
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=gogc, heap_minimum=heap_minimum, seed=seed,
                        godebug="gccheckmark=1", assist_policy=policy, yield_after_assist=yield_after_assist,
                        cost_scan_word_ns=scan_word_ns)
@@ -347,6 +413,9 @@ OPS = st.one_of(
     st.tuples(st.just("spawn"), st.lists(IDX, min_size=1, max_size=3)),
     st.tuples(st.just("release"), IDX),
     st.tuples(st.just("gosched")),
+    st.tuples(st.just("stash"), IDX, IDX),
+    st.tuples(st.just("stash"), IDX, IDX),
+    st.tuples(st.just("unstash"), IDX),
     st.tuples(st.just("compute"), st.integers(0, 200_000)),
     st.tuples(st.just("big"), st.integers(33_000, 1_500_000)),
     st.tuples(st.just("big"), st.integers(100_000, 1_500_000)),
@@ -414,8 +483,12 @@ def random_program(rnd: random.Random, n: int) -> list[tuple[int, tuple[Any, ...
             op = ("spawn", [rnd.randrange(1000) for _ in range(rnd.randrange(1, 4))])
         elif c < 0.77:
             op = ("release", i)
-        elif c < 0.80:
+        elif c < 0.79:
             op = ("gosched",)
+        elif c < 0.82:
+            op = ("stash", i, rnd.randrange(100))
+        elif c < 0.84:
+            op = ("unstash", i)
         elif c < 0.85:
             op = ("compute", rnd.randrange(0, 100_000))
         elif c < 0.95:

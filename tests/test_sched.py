@@ -911,3 +911,45 @@ def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
         rt.run(seed_main(SeedWorkload(), cycles=3))
         assert len(rt.stats.cycles) >= 3
         assert rt.sched.nsched > 100
+
+
+# ----------------------------------------------------------------------------- issue 9: hogs of the world
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_a_goroutine_looping_on_gc_does_not_starve_the_others(gomaxprocs: int) -> None:
+    """sysmon preempts a goroutine that loops on runtime.GC(), as in Go (releasem re-arms the
+    request when the cycle drops its lock), and an idle P woken after each cycle gets to the
+    global queue before the next stop: main's gosched() returns long before the loop ends."""
+
+    async def looper(n: int) -> None:
+        for _ in range(n):
+            await aiogc.gc()
+
+    async def main() -> tuple[int, int]:
+        aiogc.go(looper(3000))
+        t0 = aiogc.current_runtime().now_ns()
+        await aiogc.gosched()
+        return aiogc.read_mem_stats().num_gc, aiogc.current_runtime().now_ns() - t0
+
+    cfg = aiogc.Config(gomaxprocs=gomaxprocs, seed=1)
+    cycles, waited = aiogc.run(main(), config=cfg)
+    assert cycles < 3000
+    # at worst one preemption quantum plus a backed-off sysmon tick (and the cycle in progress)
+    assert waited <= cfg.preempt_ns + cfg.sysmon_max_ns + 1_000_000
+
+
+@pytest.mark.parametrize("start", [1, 2, 4])
+def test_gomaxprocs_then_allocation_completes(start: int) -> None:
+    """Shrinking away the resizer's own P: its goroutine moves on and a P runs it."""
+
+    async def main() -> list[int]:
+        seen = []
+        for n in (2, 4, 1, 3):
+            await aiogc.gomaxprocs(n)
+            for _ in range(200):
+                await aiogc.alloc(4096)
+            seen.append(aiogc.gomaxprocs())
+        return seen
+
+    assert aiogc.run(main(), gomaxprocs=start, seed=1, gogc=10, heap_minimum=64 << 10) == [2, 4, 1, 3]

@@ -178,6 +178,31 @@ def test_interrupted_sweep_keeps_finished_jobs_and_resume_finishes(grid: Grid, p
         assert f.read().endswith("\n")
 
 
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_resume_reruns_a_job_whose_rows_were_only_partly_written(grid: Grid, pool: Executor,
+                                                                 reference: list[str], tmp_path: Path,
+                                                                 ext: str) -> None:
+    """A file cut at a line boundary inside a job's rows (a full disk, a killed writer): that job
+    is not done; --resume drops its rows and runs it again, and no row is lost or doubled."""
+    out = str(tmp_path / f"cut{ext}")
+
+    def stop_after_3(done: int, total: int, what: str) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(grid, SEEDS, CYCLES, pool, out=out, progress=stop_after_3)
+    lines = Path(out).read_text(encoding="utf-8").splitlines(keepends=True)
+    Path(out).write_text("".join(lines[:-1]), encoding="utf-8")  # the last job keeps 1 of its 2 rows
+    assert len(read_rows(out, grid)) == 3 * CYCLES - 1
+    counting = CountingExecutor(pool)
+    res = run_sweep(grid, SEEDS, CYCLES, counting, out=out, resume=True)
+    assert len(counting.submitted) == NJOBS - 2 and res.skipped == 2
+    assert canonical(res.rows, grid) == reference
+    assert canonical(read_rows(out, grid), grid) == reference
+    assert all(r["job_rows"] == CYCLES for r in read_rows(out, grid))
+
+
 def test_resume_runs_nothing_twice(grid: Grid, pool: Executor, reference: list[str], tmp_path: Path) -> None:
     out = str(tmp_path / "r.csv")
     run_sweep(grid, SEEDS, CYCLES, pool, out=out)

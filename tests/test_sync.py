@@ -643,3 +643,20 @@ def test_mutex_handoff_keeps_lock_held() -> None:
         return order
 
     assert run(main()) == ["waiter", "main"]
+
+
+def test_waitgroup_negative_add_leaves_the_counter_unchanged() -> None:
+    async def main() -> tuple[int, str, int]:
+        wg = aiogc.WaitGroup()
+        wg.add(2)
+        try:
+            wg.add(-3)
+        except ValueError as e:
+            msg = str(e)
+        after = wg.counter
+        wg.done()
+        wg.done()
+        await wg.wait()  # still usable: reaches zero normally
+        return after, msg, wg.counter
+
+    assert aiogc.run(main(), gomaxprocs=1, seed=0) == (2, "sync: negative WaitGroup counter", 0)

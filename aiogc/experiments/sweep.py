@@ -22,7 +22,9 @@ The base of every point is fixed, not read from the environment: ``gomaxprocs=4`
 and seed — not on the executor, the machine or the order jobs finish in.  Rows are streamed to the
 output file as jobs finish (``.csv`` or ``.jsonl``; one ``write`` per job, so a file holds whole jobs),
 in completion order; the summary and every comparison sort them (grid order, seed, cycle).
-``--resume`` reads the file, drops a trailing partial line, and runs only the (point, seed) jobs not in it.
+``--resume`` reads the file, keeps the jobs whose every row is in it (each row carries ``job_rows``, the
+number of rows its job wrote), rewrites the file with exactly those (dropping a partial last line and
+the rows of a job cut short), and runs only the (point, seed) jobs not kept.
 
 Executors: a local ``ProcessPoolExecutor`` (every core by default), or a Dask cluster through
 ``distributed.Client(address, timeout=...).get_executor()`` (``pip install -e '.[dask]'``); the address
@@ -98,6 +100,8 @@ def sweep_params() -> dict[str, tuple[str, str]]:
     return out
 
 
+#: every row says how many rows its job wrote, so a resumed sweep can tell a whole job from a cut one
+JOB_ROWS = "job_rows"
 _CYCLE_TYPES = {f.name: _KINDS.get(str(f.type), "str") for f in dataclasses.fields(CycleStats)}
 
 
@@ -172,7 +176,7 @@ class Grid:
 
     def columns(self) -> list[str]:
         names = self.names
-        return names + ["seed"] + [f for f in FIELDS if f not in names]
+        return names + ["seed", JOB_ROWS] + [f for f in FIELDS if f not in names]
 
 
 def parse_grid(specs: Sequence[str]) -> Grid:
@@ -248,7 +252,26 @@ def run_job(point: Point, seed: int, cycles: int) -> list[Row]:
                 continue
             row[k] = v
         rows.append(row)
+    for row in rows:
+        row[JOB_ROWS] = len(rows)
     return rows
+
+
+def complete_jobs(grid: Grid, rows: Iterable[Row]) -> list[Row]:
+    """The rows of the jobs whose every row is present (``job_rows`` distinct cycles), in file order.
+
+    A job cut short on disk (a full disk, a killed writer, a file cut at a line boundary) is
+    dropped whole, so that ``--resume`` runs it again instead of keeping part of it.
+    """
+    by_job: dict[JobKey, list[Row]] = {}
+    for r in rows:
+        by_job.setdefault(_row_key(grid, r), []).append(r)
+    keep: set[JobKey] = set()
+    for k, rs in by_job.items():
+        want = rs[0][JOB_ROWS]
+        if all(r[JOB_ROWS] == want for r in rs) and len({r["n"] for r in rs}) == want:
+            keep.add(k)
+    return [r for r in rows if _row_key(grid, r) in keep]
 
 
 def _ignore_sigint() -> None:  # pool workers: Ctrl-C is the parent's to handle
@@ -266,7 +289,7 @@ def out_format(path: str) -> str:
 def _typed(grid: Grid, col: str, s: str) -> Any:
     if col in grid.names:
         return parse_value(col, s) if not (col == "gogc" and s == "off") else None
-    if col == "seed":
+    if col == "seed" or col == JOB_ROWS:
         return int(s)
     kind = _CYCLE_TYPES.get(col, "str")
     if kind == "int":
@@ -329,24 +352,24 @@ def read_rows(path: str, grid: Grid) -> list[Row]:
 
 
 class Sink:
-    """Appends each finished job's rows to the output file, in one ``write`` per job, then flushes."""
+    """Appends each finished job's rows to the output file, in one ``write`` per job, then flushes.
 
-    def __init__(self, path: str, grid: Grid, *, resume: bool) -> None:
+    ``keep``: rows already done (``--resume``); the file is first rewritten with exactly those, in a
+    temporary file renamed over it, which drops partial lines and partial jobs in one step.
+    """
+
+    def __init__(self, path: str, grid: Grid, *, keep: Sequence[Row] = ()) -> None:
         self.path = path
         self.fmt = out_format(path)
         self.cols = grid.columns()
-        exists = os.path.exists(path) and os.path.getsize(path) > 0
-        if resume and exists:
-            _, cut = _complete_text(path)
-            self.fd = os.open(path, os.O_WRONLY)
-            os.ftruncate(self.fd, cut)  # drop a line cut short by a kill, so appends start on a fresh line
-            os.lseek(self.fd, cut, os.SEEK_SET)
-            if cut == 0 and self.fmt == ".csv":
-                self._write(self._csv_line(self.cols))
-        else:
-            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            if self.fmt == ".csv":
-                self._write(self._csv_line(self.cols))
+        tmp = f"{path}.resume-tmp"
+        self.fd = os.open(tmp if keep else path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if self.fmt == ".csv":
+            self._write(self._csv_line(self.cols))
+        if keep:
+            self.write(keep)
+            os.fsync(self.fd)
+            os.replace(tmp, path)
 
     @staticmethod
     def _csv_line(values: Sequence[Any]) -> str:
@@ -412,10 +435,11 @@ def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Exe
     if out is not None:
         out_format(out)
         if resume:
-            old = [r for r in read_rows(out, grid) if _row_key(grid, r) in wanted]
+            old = complete_jobs(grid, read_rows(out, grid))
     done_keys = {_row_key(grid, r) for r in old}
     todo = [(p, s) for p in points for s in seed_l if job_key(p, s) not in done_keys]
-    sink = Sink(out, grid, resume=resume) if out is not None else None
+    sink = Sink(out, grid, keep=old) if out is not None else None
+    old = [r for r in old if _row_key(grid, r) in wanted]
     new: list[Row] = []
     total = len(todo)
     futs: dict[Future[list[Row]], tuple[Point, int]] = {}

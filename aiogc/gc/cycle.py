@@ -287,8 +287,11 @@ class Collector:
             await self.gc_cycle(forced=True)
         finally:
             g.locks -= 1
-        if g.must_cancel:
-            await safepoint_trap()  # deliver the deferred cancellation now
+        if not g.locks and (g.must_cancel or g.preempt):
+            # Go's releasem: a preemption sysmon requested while the cycle held the G is re-armed
+            # when m.locks drops to 0 and taken at the next call's prologue.  Without this a
+            # goroutine looping on runtime.GC() is never preempted and starves every other one.
+            await safepoint_trap()  # deliver the deferred cancellation or preemption now
 
     # ---- worldsema ---------------------------------------------------------------------------------
     async def acquire_worldsema(self) -> None:
@@ -333,7 +336,11 @@ class Collector:
         if bus.on:
             bus.emit(GCStart(self.now(p), p.id, -1, self.numgc + 1, pacer.next_gc, heap.heap_live, forced))
             bus.emit(GCPhase(self.now(p), p.id, -1, GC_SWEEPTERM))
-        # 5. Stop the world for sweep termination.
+        # 5. Stop the world for sweep termination.  First a safe point: a stop request is a
+        # global state change, so Ps started meanwhile (start_the_world's wakep after the last
+        # cycle) catch up to this instant before it.  Without it a goroutine looping on
+        # aiogc.gc() stops the world again before a woken P ever looks at the global queue.
+        await safepoint_trap()
         await stw_trap()
         p = current_p()
         # Sweeping finished at the previous mark termination (see departures).

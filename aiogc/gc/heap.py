@@ -81,9 +81,11 @@ import numpy as np
 from aiogc.errors import RuntimeEnded, Throw, UseAfterFree
 from aiogc.gc.sizeclass import round_size
 
-__all__ = ["Heap", "Ref", "Weak", "PTR_SIZE"]
+__all__ = ["Heap", "Ref", "Weak", "PTR_SIZE", "MAX_ALLOC"]
 
 PTR_SIZE = 8  # bytes per pointer word (64-bit)
+#: Go 1.5's ``_MaxMem`` on linux/amd64 (1<<39 - 1, the arena it reserves): no object can be larger
+MAX_ALLOC = (1 << 39) - 1
 _INITIAL_SLOTS = 1024
 _INITIAL_PTRS = 4096
 
@@ -380,6 +382,8 @@ class Heap:
         """
         if size < 0:
             raise ValueError(f"alloc: negative size {size}")
+        if size > MAX_ALLOC:
+            raise ValueError(f"alloc: size {size} exceeds _MaxMem ({MAX_ALLOC} bytes): out of memory")
         if nptrs < 0:
             raise ValueError(f"alloc: negative nptrs {nptrs}")
         if nptrs * PTR_SIZE > size:

@@ -420,7 +420,11 @@ class Sched:
                 g = p.curg
                 if g is None:
                     if p.status == P_DEAD:
-                        return STEP_STOPPED  # removed by procresize: its last goroutine has left
+                        # Removed by procresize: its last goroutine (the resizer) has left for the
+                        # global queue; wake a P to run it (Go hands the resizer's M allp[0]).
+                        if gq:
+                            self.wakep()
+                        return STEP_STOPPED
                     if p.ready_cbs:
                         p.run_ready_callbacks()
                         if self.panic is not None:

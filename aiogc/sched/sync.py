@@ -322,9 +322,9 @@ class WaitGroup:
     def add(self, n: int = 1) -> None:
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError("WaitGroup.add needs an int")
-        self.counter += n
-        if self.counter < 0:
+        if self.counter + n < 0:  # checked before the update: a caught panic leaves the counter as it was
             raise ValueError("sync: negative WaitGroup counter")
+        self.counter += n
         if self.counter == 0 and self.waiters:
             ws, self.waiters = self.waiters, []
             sched = current_p().sched
