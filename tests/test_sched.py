@@ -953,3 +953,33 @@ def test_gomaxprocs_then_allocation_completes(start: int) -> None:
         return seen
 
     assert aiogc.run(main(), gomaxprocs=start, seed=1, gogc=10, heap_minimum=64 << 10) == [2, 4, 1, 3]
+
+
+def test_sched_slowpath_really_takes_the_named_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above is not vacuous: with sched_slowpath every switch calls Sched.execute and every
+    gosched Sched.gosched_impl; without it the trampoline's inlined copies run instead."""
+    from aiogc.sched.sched import Sched
+
+    calls = {"execute": 0, "gosched_impl": 0}
+    for name in calls:
+        orig = getattr(Sched, name)
+
+        def counted(self: Sched, *a: Any, _orig: Any = orig, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _orig(self, *a)
+
+        monkeypatch.setattr(Sched, name, counted)
+
+    async def main() -> None:
+        for _ in range(10):
+            await aiogc.gosched()
+
+    for slow in (False, True):
+        for k in calls:
+            calls[k] = 0
+        rt = aiogc.Runtime(gomaxprocs=2, gogc=None, sched_slowpath=slow)
+        rt.run(main())
+        if slow:
+            assert calls == {"execute": rt.sched.nsched, "gosched_impl": 10}
+        else:
+            assert calls == {"execute": 0, "gosched_impl": 0}

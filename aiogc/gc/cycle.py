@@ -190,7 +190,7 @@ class Collector:
 
     def now(self, p: P | None = None) -> int:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
-        return int(self.clock.now(p))
+        return self.clock.now(p)
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:
