@@ -901,18 +901,6 @@ def test_nested_run_is_a_typed_error() -> None:
     assert "inside a goroutine" in aiogc.run(main(), gogc=None)
 
 
-def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
-    """With GC on, schedule() also runs its GC-worker and 61st-tick steps and findrunnable its idle
-    worker step: the autouse ``sched_path`` fixture compares this run's trace on both paths."""
-    from aiogc.experiments.workloads import SeedWorkload, seed_main
-
-    for gmp in (2, 4):
-        rt = aiogc.Runtime(gomaxprocs=gmp, seed=5)
-        rt.run(seed_main(SeedWorkload(), cycles=3))
-        assert len(rt.stats.cycles) >= 3
-        assert rt.sched.nsched > 100
-
-
 # ----------------------------------------------------------------------------- issue 9: hogs of the world
 
 
@@ -953,6 +941,18 @@ def test_gomaxprocs_then_allocation_completes(start: int) -> None:
         return seen
 
     assert aiogc.run(main(), gomaxprocs=start, seed=1, gogc=10, heap_minimum=64 << 10) == [2, 4, 1, 3]
+
+
+def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
+    """With GC on, schedule() also runs its GC-worker and 61st-tick steps and findrunnable its idle
+    worker step: the autouse ``sched_path`` fixture compares this run's trace on both paths."""
+    from aiogc.experiments.workloads import SeedWorkload, seed_main
+
+    for gmp in (2, 4):
+        rt = aiogc.Runtime(gomaxprocs=gmp, seed=5)
+        rt.run(seed_main(SeedWorkload(), cycles=3))
+        assert len(rt.stats.cycles) >= 3
+        assert rt.sched.nsched > 100
 
 
 def test_sched_slowpath_really_takes_the_named_functions(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,16 +84,16 @@ _OPAQUE_MODULES = ("aiogc.sched", "aiogc.gc", "aiogc.trace", "aiogc.runtime", "a
 # program-like subpackages (the experiments' workloads and the benchmarks are programs).
 _PKG_DIR = os.path.dirname(os.path.abspath(aiogc.__file__)) + os.sep
 _PROGRAM_DIRS = tuple(_PKG_DIR + d + os.sep for d in ("experiments", "bench"))
-_runtime_code: dict[types.CodeType, bool] = {}
+_runtime_file: dict[str, bool] = {}
 
 
 def is_runtime_code(code: types.CodeType) -> bool:
-    """True for code of aiogc's own runtime (cached per code object)."""
-    r = _runtime_code.get(code)
+    """True for code of aiogc's own runtime (cached per file name: code objects compare equal
+    across files, so they cannot be the key)."""
+    f = code.co_filename
+    r = _runtime_file.get(f)
     if r is None:
-        f = code.co_filename
-        r = f.startswith(_PKG_DIR) and not f.startswith(_PROGRAM_DIRS)
-        _runtime_code[code] = r
+        r = _runtime_file[f] = f.startswith(_PKG_DIR) and not f.startswith(_PROGRAM_DIRS)
     return r
 
 
