@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiogc.argtypes import integer
+from aiogc.argtypes import integer, positive_float
 from aiogc.errors import AiogcError, ConfigError, Deadlock, GoroutinePanic
 
 # One-line errors, output files, Config from flags and observers live below the CLI (aiogc.io),
@@ -111,8 +111,16 @@ def add_run_parser(sub: Any) -> None:
                                    "flags override them.")
     p.add_argument("file", metavar="FILE.py", help="the program: a Python file defining async def main()")
     _add_runtime_flags(p, clock=True)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="set_fields",
+                   help="set any Config field (repeatable), e.g. --set yield_after_assist=false to turn "
+                        "the seed fix off, --set assist_policy=retry, --set preempt_ns=20_000_000")
     p.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
-    p.add_argument("--live", action="store_true", help="show the live view while the program runs")
+    p.add_argument("--trace-goroutines", action="store_true",
+                   help="with --trace: one track per goroutine (running and runnable slices)")
+    p.add_argument("--live", action="store_true",
+                   help="show the live view while the program runs (the program's output is kept above it)")
+    p.add_argument("--speed", type=positive_float, default=None, metavar="X",
+                   help="with --live: pace the run at X virtual seconds per wall second (default unpaced)")
 
 
 def _load_main(path: str) -> Callable[[], Any]:
@@ -154,15 +162,18 @@ def _load_main(path: str) -> Callable[[], Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import aiogc
+    from aiogc.config import parse_assignment
 
-    cfg = config_from_args(args)  # validate flags and environment before touching the program
+    sets = dict(parse_assignment(spec) for spec in getattr(args, "set_fields", None) or [])
+    cfg = config_from_args(args, **sets)  # validate flags and environment before touching the program
     main = _load_main(args.file)
     rt = aiogc.Runtime(cfg)
     closers: list[Callable[[], None]] = []
     if args.trace:
-        closers.append(attach_trace(rt, args.trace))
+        closers.append(attach_trace(rt, args.trace, goroutines=bool(getattr(args, "trace_goroutines", False))))
     if args.live:
-        closers.append(attach_live(rt))
+        closers.append(attach_live(rt, speed=getattr(args, "speed", None),
+                                   title=f"aiogc run {os.path.basename(args.file)}"))
     try:
         rt.run(main())
     finally:
@@ -251,13 +262,24 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
 }
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("aiogc")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (a source checkout)
+        return "unknown"
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="An executable model of Go's goroutine scheduler and concurrent GC, on asyncio.",
-        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, "
-               "schedtrace=MS, scheddetail=1, gccheckmark=1) are honoured as in Go; flags override them.",
+        epilog="Environment: GOMAXPROCS, GOGC (a percentage or off) and GODEBUG (gctrace=1, gcpacertrace=1, "
+               "schedtrace=MS, scheddetail=1, gccheckmark=1; other keys are ignored, as Go does, with a "
+               "warning) are honoured as in Go; flags override them.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -315,7 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m aiogc`` and the ``aiogc`` script; returns the exit status."""
     try:
         parser = build_parser()
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        argv = list(argv) if argv is not None else sys.argv[1:]
+        if not argv:  # `python -m aiogc` alone: the help, not an error
+            parser.print_help()
+            return 0
+        args = parser.parse_args(argv)
         return _run_command(args)
     except (CLIError, ConfigError) as e:
         return fail(str(e))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +78,21 @@ def _env_gogc() -> int | None:
     return parse_gogc(raw, "GOGC")
 
 
+_warned_godebug: set[str] = set()
+
+
+def _warn_unknown_godebug(key: str) -> None:
+    """Go ignores GODEBUG keys it does not know; aiogc too, with one line on stderr per key."""
+    if key in _warned_godebug:
+        return
+    _warned_godebug.add(key)
+    allowed = ", ".join(sorted(_GODEBUG_KEYS))
+    sys.stderr.write(f"aiogc: warning: GODEBUG key {key!r} is not modelled and is ignored (known: {allowed})\n")
+
+
 def parse_godebug(raw: str, field_name: str = "godebug") -> dict[str, int]:
-    """Parse ``GODEBUG`` (``k=v,k=v``) into ints; unknown keys or non-integers raise."""
+    """Parse ``GODEBUG`` (``k=v,k=v``) into ints.  Unknown keys are ignored, as Go ignores them, with
+    a one-line warning on stderr (once per key); a known key with a non-integer value raises."""
     out: dict[str, int] = {}
     if not raw:
         return out
@@ -91,8 +105,8 @@ def parse_godebug(raw: str, field_name: str = "godebug") -> dict[str, int]:
         k, v = part.split("=", 1)
         k = k.strip()
         if k not in _GODEBUG_KEYS:
-            allowed = ", ".join(sorted(_GODEBUG_KEYS))
-            raise ConfigError(field_name, raw, f"unknown key {k!r}; known keys: {allowed}")
+            _warn_unknown_godebug(k)
+            continue
         try:
             iv = int(v)
         except ValueError:
@@ -104,6 +118,19 @@ def parse_godebug(raw: str, field_name: str = "godebug") -> dict[str, int]:
 
 
 _UNSET: Any = object()
+
+_TRUE = frozenset({"true", "on", "yes", "1"})
+_FALSE = frozenset({"false", "off", "no", "0"})
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """``true/false``, ``on/off``, ``yes/no`` or ``1/0`` (any case); ``ConfigError`` naming ``name``."""
+    s = raw.strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ConfigError(name, raw, "true/false, on/off, yes/no or 1/0")
 
 
 @dataclass(frozen=True)
@@ -228,3 +255,34 @@ class Config:
                     raise ConfigError(k, v, "not a Config field")
             return cls(**fields)
         return config.replace(**fields) if fields else config
+
+
+def field_kind(name: str) -> str:
+    """A settable Config field's kind: "bool", "int", "gogc" (a percentage or off) or "str";
+    ``ConfigError`` if ``name`` is not one."""
+    kinds = {"bool": "bool", "int": "int", "int | None": "gogc", "str": "str"}
+    for f in dataclasses.fields(Config):
+        if f.init and f.name == name:
+            return kinds.get(str(f.type), "str")
+    names = ", ".join(f.name for f in dataclasses.fields(Config) if f.init)
+    raise ConfigError(name, "", f"not a Config field; the fields are: {names}")
+
+
+def parse_assignment(spec: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` (``run --set``) -> (field, typed value), typed from the Config field:
+    booleans as ``parse_bool``, integers may contain ``_``, ``gogc`` takes ``off``.  The value is
+    validated when the Config is built."""
+    if "=" not in spec:
+        raise ConfigError("set", spec, "FIELD=VALUE, e.g. yield_after_assist=false")
+    name, raw = (x.strip() for x in spec.split("=", 1))
+    kind = field_kind(name)
+    if kind == "bool":
+        return name, parse_bool(name, raw)
+    if kind == "int":
+        try:
+            return name, int(raw)
+        except ValueError:
+            raise ConfigError(name, raw, "an integer") from None
+    if kind == "gogc":
+        return name, parse_gogc(raw, name)
+    return name, raw

@@ -69,7 +69,8 @@ def nan_to_none(v: float) -> float | None:
 
 
 def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
-    """A validated Config from the runtime flags given (others: environment, then defaults)."""
+    """A validated Config from ``extra`` (``run --set``) and the runtime flags given, which win
+    (others: environment, then defaults)."""
     from aiogc.config import Config
 
     fields: dict[str, Any] = dict(extra)
@@ -80,12 +81,13 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
     return Config.make(None, **fields)
 
 
-def attach_trace(runtime: Any, path: str) -> Callable[[], None]:
-    """Attach the Perfetto trace writer; returns a function that detaches it and writes ``path``."""
+def attach_trace(runtime: Any, path: str, goroutines: bool = False) -> Callable[[], None]:
+    """Attach the Perfetto trace writer; returns a function that detaches it and writes ``path``.
+    ``goroutines``: one track per goroutine (``--trace-goroutines``)."""
     from aiogc.trace import perfetto
 
     check_writable(path)
-    close = perfetto.attach(runtime, path)
+    close = perfetto.attach(runtime, path, goroutines=goroutines)
 
     def finish() -> None:
         try:

@@ -171,10 +171,6 @@ def test_unknown_subcommand() -> None:
     assert_one_line_error(run_cli("frobnicate"))
 
 
-def test_no_subcommand() -> None:
-    assert_one_line_error(run_cli())
-
-
 def test_unknown_flag() -> None:
     assert_one_line_error(run_cli("demo", "--bogus"))
 
@@ -199,7 +195,7 @@ def test_gogc_abc(cmd: str) -> None:
     assert "gogc" in r.stderr
 
 
-@pytest.mark.parametrize("var,value", [("GOMAXPROCS", "abc"), ("GOGC", "lots"), ("GODEBUG", "nosuchkey=1")])
+@pytest.mark.parametrize("var,value", [("GOMAXPROCS", "abc"), ("GOGC", "lots"), ("GODEBUG", "gctrace=x")])
 def test_bad_environment(var: str, value: str) -> None:
     r = run_cli("run", "demos/pingpong.py", env={var: value})
     assert_one_line_error(r)
@@ -272,3 +268,97 @@ def test_main_in_process_returns_status(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["frobnicate"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("aiogc: error: ")
+
+
+# ---- the small things, run --set/--speed/--live, --trace-goroutines -----------------------------------
+def test_alone_prints_help_and_version() -> None:
+    r = run_cli()
+    assert r.returncode == 0 and "usage: aiogc" in r.stdout and "demo" in r.stdout and not r.stderr
+    v = run_cli("--version")
+    assert v.returncode == 0 and v.stdout.startswith("aiogc ") and v.stdout.split()[1][0].isdigit()
+
+
+def test_unknown_godebug_key_is_ignored_with_one_warning() -> None:
+    r = run_cli("run", str(DEMOS / "pingpong.py"), env={"GODEBUG": "madvdontneed=1"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("\n") == 1 and "madvdontneed" in r.stderr and "ignored" in r.stderr
+
+
+def test_run_set_any_config_field(progs: Path, tmp_path: Path) -> None:
+    prog = tmp_path / "cfg.py"
+    prog.write_text("import aiogc\n\nasync def main():\n    c = aiogc.current_runtime().config\n"
+                    "    print(c.yield_after_assist, c.assist_policy, c.preempt_ns, c.gogc, c.runnext)\n")
+    r = run_cli("run", str(prog), "--set", "yield_after_assist=false", "--set", "assist_policy=retry",
+                "--set", "preempt_ns=20_000_000", "--set", "gogc=off", "--set", "runnext=no")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "retry", "20000000", "None", "False"]
+    for bad in ("nosuchfield=1", "yield_after_assist=maybe", "preempt_ns=soon", "novalue"):
+        assert_one_line_error(run_cli("run", str(prog), "--set", bad))
+    assert_one_line_error(run_cli("run", str(prog), "--speed", "0"))
+
+
+def _run_in_pty(args: list[str], cols: int = 80, rows: int = 24, timeout: float = 120) -> tuple[int, str]:
+    """Run ``python -m aiogc ARGS`` with stdout and stderr on a pseudo-terminal of the given size."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMAXPROCS", "GOGC", "GODEBUG", "COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen([sys.executable, "-m", "aiogc", *args], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, cwd=ROOT, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=10)
+    os.close(master)
+    return proc.returncode, out.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_run_live_keeps_the_programs_output(tmp_path: Path) -> None:
+    prog = tmp_path / "chatty.py"
+    prog.write_text(
+        "import sys\nimport aiogc\n\n"
+        "async def main():\n"
+        "    keep = []\n"
+        "    for i in range(400):\n"
+        "        keep.append(await aiogc.alloc(64 << 10))\n"
+        "        if i % 100 == 0:\n"
+        "            print(f'stdout line {i}', flush=True)\n"
+        "            print(f'stderr line {i}', file=sys.stderr, flush=True)\n"
+        "        if len(keep) > 64:\n"
+        "            keep.pop(0)\n")
+    code, out = _run_in_pty(["run", str(prog), "--live", "--gomaxprocs", "2", "--speed", "1"])
+    assert code == 0, out
+    assert "\x1b[" in out  # it was animated (a terminal)...
+    for i in (0, 100, 200, 300):  # ...and the program's own output was kept, every line of it
+        assert f"stdout line {i}" in out and f"stderr line {i}" in out
+    assert "GC 1 start" in out and "time scale: 1 wall s = 1.00 s virtual" in out
+
+
+def test_run_trace_goroutines(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    r = run_cli("run", str(DEMOS / "pingpong.py"), "--trace", str(out), "--trace-goroutines",
+                "--gomaxprocs", "2")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    names = [e["args"]["name"] for e in doc["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"]
+    assert sum(1 for n in names if n.startswith("G")) >= 2

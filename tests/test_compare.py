@@ -67,9 +67,17 @@ def test_csv_and_table(result: dict[str, Any], tmp_path: Any) -> None:
     assert float(rows[0]["coordinator_latency_ns_p99"]) == result["results"][0]["coordinator_latency_ns"]["p99"]
     from rich.console import Console
 
-    con = Console(record=True, width=180)
+    con = Console(record=True, width=100)  # as piped output
     con.print(render_table(result))
-    assert "GOMAXPROCS" in con.export_text()
+    text = con.export_text()
+    assert "GOMAXPROCS" in text and "coordinator latency" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    r0 = result["results"][0]
+    from aiogc.view.live import fmt_ns
+
+    lat = r0["coordinator_latency_ns"]
+    # Numbers are whole, never cut or wrapped: the p50 / p99 / max cell is on one line.
+    assert f"{fmt_ns(lat['p50'])} / {fmt_ns(lat['p99'])} / {fmt_ns(lat['max'])}" in text
 
 
 def test_bad_values() -> None:

@@ -12,13 +12,18 @@ from aiogc.experiments.workloads import SeedWorkload, seed_main
 from aiogc.trace.perfetto import PerfettoTrace
 
 
-@pytest.fixture(scope="module")
-def seed_trace() -> tuple[dict[str, Any], Any]:
-    rt = aiogc.Runtime(gomaxprocs=4, seed=0, gogc=100, yield_after_assist=True, clock="virtual", godebug="")
+def _seed_trace(yield_after_assist: bool, cycles: int) -> tuple[dict[str, Any], Any]:
+    rt = aiogc.Runtime(gomaxprocs=4, seed=0, gogc=100, yield_after_assist=yield_after_assist, clock="virtual",
+                       godebug="")
     tr = PerfettoTrace.attach(rt)
-    rt.run(seed_main(SeedWorkload(), cycles=4))
+    rt.run(seed_main(SeedWorkload(), cycles=cycles))
     tr.detach()
     return tr.to_json(), rt
+
+
+@pytest.fixture(scope="module")
+def seed_trace() -> tuple[dict[str, Any], Any]:
+    return _seed_trace(True, 4)
 
 
 def test_metadata_names_process_and_every_p(seed_trace: tuple[dict[str, Any], Any]) -> None:
@@ -83,3 +88,73 @@ def test_write(tmp_path: Any) -> None:
     tr.write(path)
     doc = json.loads(path.read_text())
     assert any(e["ph"] == "X" and e["name"] == "main" for e in doc["traceEvents"])
+
+
+@pytest.fixture(scope="module")
+def fix_off_trace() -> tuple[dict[str, Any], Any]:
+    return _seed_trace(False, 2)
+
+
+def test_flow_from_complete_to_the_coordinator_starting(fix_off_trace: tuple[dict[str, Any], Any]) -> None:
+    """Each complete() instant starts a flow; it ends where the coordinator runs, at its wake-up."""
+    doc, rt = fix_off_trace
+    evs = doc["traceEvents"]
+    completes = [e for e in evs if e["ph"] == "i" and e["cat"] == "gc.complete"]
+    wakes = [e for e in evs if e["ph"] == "i" and e["cat"] == "gc.coord"]
+    starts = {e["id"]: e for e in evs if e["ph"] == "s"}
+    ends = {e["id"]: e for e in evs if e["ph"] == "f"}
+    assert completes and len(starts) == len(ends) == len(completes) == len(wakes)
+    for c, w in zip(completes, wakes, strict=True):
+        s, f = starts[c["args"]["flow"]], ends[c["args"]["flow"]]
+        assert (s["tid"], s["ts"]) == (c["tid"], c["ts"])
+        assert (f["tid"], f["ts"], f["bp"]) == (w["tid"], w["ts"], "e")
+        # The end binds to the coordinator's slice on that P lane: it encloses the wake-up.
+        enclosing = [e for e in evs if e["ph"] == "X" and e["cat"] == "goroutine" and e["tid"] == f["tid"]
+                     and e["ts"] <= f["ts"] <= e["ts"] + e["dur"]]
+        assert any(e["name"] == "GC coordinator" for e in enclosing)
+    waits = [e for e in evs if e.get("cat") == "gc.await"]
+    assert len(waits) == len(wakes)
+    assert max(e["args"]["latency_ns"] for e in waits) > 1_000_000  # fix off: a wait of milliseconds
+
+
+def test_runnable_slices_for_the_coordinator_and_tracks_for_workers(
+        fix_off_trace: tuple[dict[str, Any], Any]) -> None:
+    doc, rt = fix_off_trace
+    evs = doc["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "thread_name"}
+    coord = rt.gc.coord_g.id
+    ctid = next(t for t, n in names.items() if n == f"G{coord} GC coordinator")
+    assert any(n.startswith("G") and "GC worker" in n for n in names.values())
+    runnable = [e for e in evs if e["ph"] == "X" and e["cat"] == "goroutine.runnable" and e["tid"] == ctid]
+    running = [e for e in evs if e["ph"] == "X" and e["cat"] == "goroutine.running" and e["tid"] == ctid]
+    assert runnable and running
+    # Every runnable slice ends where a running slice of the coordinator starts.
+    run_starts = {e["ts"] for e in running}
+    assert all(round(e["ts"] + e["dur"], 3) in run_starts for e in runnable)
+    assert max(e["args"]["waited_ns"] for e in runnable) > 1_000_000  # the fix-off wait, as runnable
+    # No user goroutine gets a track without --trace-goroutines.
+    assert not any("producer" in n for n in names.values())
+
+
+def test_counters_from_t0(fix_off_trace: tuple[dict[str, Any], Any]) -> None:
+    doc, rt = fix_off_trace
+    cs = [e for e in doc["traceEvents"] if e["ph"] == "C"]
+    first = {}
+    for e in cs:
+        first.setdefault(e["name"], e)
+    for name in ("heap live", "heap goal", "heap trigger", "global runq", *(f"runq P{i}" for i in range(4))):
+        assert first[name]["ts"] == 0.0, name
+    assert first["heap goal"]["args"]["bytes"] > 0  # never 0 before the first cycle
+    assert any(e["name"] == "runq P1" and e["args"]["goroutines"] > 0 for e in cs)
+
+
+def test_trace_goroutines_gives_every_goroutine_a_track() -> None:
+    rt = aiogc.Runtime(gomaxprocs=2, seed=1, clock="virtual", godebug="")
+    tr = PerfettoTrace.attach(rt, goroutines=True)
+    rt.run(seed_main(SeedWorkload(), cycles=1))
+    tr.detach()
+    evs = tr.to_json()["traceEvents"]
+    names = {e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"G2 consumer0", "G3 producer0"} <= names
+    assert any(e["ph"] == "X" and e["cat"] == "goroutine.runnable" and e["args"]["why"] == "readied"
+               for e in evs)

@@ -802,7 +802,7 @@ def test_main_return_abandons_goroutines() -> None:
     ("clock", "real"), ("seed", "x"), ("seed", 1.0), ("preempt_ns", 0), ("runnext", 1), ("steal", "yes"),
     ("yield_after_assist", None), ("assist_policy", "bogus"), ("workbuf_size", 1), ("heap_minimum", 0),
     ("cost_switch_ns", -1), ("cost_go_ns", 1.5), ("sysmon_min_ns", 0), ("gogc", -5), ("gogc", "xyz"),
-    ("gogc", True), ("godebug", "foo=1"), ("godebug", "gctrace=x"), ("godebug", "gctrace"), ("godebug", 1),
+    ("gogc", True), ("godebug", "gctrace=x"), ("godebug", "gctrace"), ("godebug", 1),
 ])
 def test_config_rejects_bad_values(clean_go_env: Any, field: str, value: Any) -> None:
     with pytest.raises(ConfigError) as ei:
@@ -810,6 +810,18 @@ def test_config_rejects_bad_values(clean_go_env: Any, field: str, value: Any) ->
     assert isinstance(ei.value, ValueError)
     assert ei.value.field in (field, "GODEBUG")
     assert field in str(ei.value)
+
+
+def test_unknown_godebug_keys_are_ignored_with_one_warning(clean_go_env: Any, capsys: Any) -> None:
+    """Go ignores GODEBUG keys it does not know (madvdontneed=1, gctrace's neighbours...)."""
+    from aiogc import config as config_mod
+
+    config_mod._warned_godebug.discard("nosuchkey")
+    clean_go_env.setenv("GODEBUG", "nosuchkey=1,gctrace=1")
+    assert Config().debug == {"gctrace": 1}
+    assert Config(godebug="nosuchkey=2").debug == {}
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nosuchkey" in err and "ignored" in err
 
 
 def test_config_sysmon_max_below_min(clean_go_env: Any) -> None:
@@ -832,7 +844,7 @@ def test_config_accepts_good_values(clean_go_env: Any) -> None:
 @pytest.mark.parametrize("var, value", [
     ("GOMAXPROCS", "0"), ("GOMAXPROCS", "abc"), ("GOMAXPROCS", "-2"),
     ("GOGC", "-5"), ("GOGC", "xyz"),
-    ("GODEBUG", "foo=1"), ("GODEBUG", "gctrace=x"), ("GODEBUG", "gctrace=-1"),
+    ("GODEBUG", "gctrace=x"), ("GODEBUG", "gctrace=-1"),
 ])
 def test_bad_env_vars(clean_go_env: pytest.MonkeyPatch, var: str, value: str) -> None:
     clean_go_env.setenv(var, value)

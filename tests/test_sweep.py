@@ -256,7 +256,8 @@ def test_cli_summary_plot_and_jsonl(tmp_path: Path) -> None:
         png = None  # type: ignore[assignment]
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr
-    assert "overshoot" in r.stdout and "coord latency" in r.stdout
+    assert "overshoot" in r.stdout and "coordinator latency" in r.stdout
+    assert all(len(line) <= 100 for line in r.stdout.splitlines())  # piped: fits 100 columns
     assert "[4/4]" in r.stderr  # not a TTY: plain progress lines
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4

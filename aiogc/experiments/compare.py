@@ -29,6 +29,7 @@ from typing import Any
 
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
+from aiogc.experiments.output import fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.io import nan_to_none, write_json
 from aiogc.trace.metrics import summarize
@@ -229,37 +230,36 @@ def write_csv(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
 
 
 def render_table(result: dict[str, Any]) -> Any:
-    """A rich Table: one row per (gomaxprocs, fix on/off)."""
-    from rich.table import Table
-
+    """A rich Table: one row per (gomaxprocs, fix on/off), the README's columns.  Each measure's
+    statistics share one cell ("p50 / p99 / max"); each column is as wide as its widest cell and
+    the headers wrap, so the table fits 100 columns (piped output) without cutting a number."""
     from aiogc.view.live import fmt_bytes, fmt_ns, fmt_pct
 
     cfg = result.get("config", {})
     nseeds = len(cfg.get("seeds", [])) or "?"
-    t = Table(title=f"seed fix on vs off: {nseeds} seed(s) x {cfg.get('cycles_per_run', '?')} cycle(s) per run "
-                    f"(first cycle of each run skipped), GOGC={cfg.get('gogc')}", title_justify="left")
-    for name, just in (("GOMAXPROCS", "right"), ("fix", "left"), ("cycles", "right"), ("by assist", "right"),
-                       ("coord latency p50", "right"), ("p99", "right"), ("max", "right"),
-                       ("overshoot mean", "right"), ("p99", "right"), ("max", "right"),
-                       ("mark mean", "right"), ("alloc after complete mean", "right"), ("max", "right")):
-        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    rows: list[list[str]] = []
+    sections: list[bool] = []
 
     def f(fn: Callable[[float], str], v: Any) -> str:
         return "-" if v is None else fn(v)
 
     prev = None
     for r in result["results"]:
-        if prev is not None and r["gomaxprocs"] != prev:
-            t.add_section()
+        sections.append(prev is not None and r["gomaxprocs"] != prev)
         prev = r["gomaxprocs"]
         lat, ov, md, al = (r[m] for m in METRICS)
         share = r.get("assist_completed_share")
-        t.add_row(str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off", str(r["cycles"]),
-                  "-" if share is None else f"{share * 100:.0f}%",
-                  f(fmt_ns, lat["p50"]), f(fmt_ns, lat["p99"]), f(fmt_ns, lat["max"]),
-                  f(fmt_pct, ov["mean"]), f(fmt_pct, ov["p99"]), f(fmt_pct, ov["max"]),
-                  f(fmt_ns, md["mean"]), f(fmt_bytes, al["mean"]), f(fmt_bytes, al["max"]))
-    return t
+        rows.append([str(r["gomaxprocs"]), "on" if r["yield_after_assist"] else "off", str(r["cycles"]),
+                     "-" if share is None else f"{share * 100:.0f}%",
+                     f"{f(fmt_ns, lat['p50'])} / {f(fmt_ns, lat['p99'])} / {f(fmt_ns, lat['max'])}",
+                     f"{f(fmt_pct, ov['mean'])} / {f(fmt_pct, ov['max'])}",
+                     f(fmt_ns, md["mean"]), f"{f(fmt_bytes, al['mean'])} / {f(fmt_bytes, al['max'])}"])
+    heads = (("Ps", "right"), ("fix", "left"), ("cycles", "right"), ("by assist", "right"),
+             ("coordinator latency p50 / p99 / max", "right"), ("overshoot mean / max", "right"),
+             ("mark phase mean", "right"), ("allocated after completion mean / max", "right"))
+    return fitted_table(f"seed fix on vs off: {nseeds} seed(s) x {cfg.get('cycles_per_run', '?')} cycle(s) per "
+                        f"run (first cycle of each run skipped), GOGC={cfg.get('gogc')}; Ps = GOMAXPROCS",
+                        heads, rows, sections)
 
 
 # ---- the command ------------------------------------------------------------------------------------------
@@ -328,9 +328,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             require_matplotlib()  # fail before the runs, not after
         except PlotUnavailable as e:
             raise ConfigError("plot", args.plot, str(e)) from None
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)  # plain text: wide enough that no column is cut
+    out = table_console()
     err = Console(stderr=True)
     nruns = (seeds if isinstance(seeds, int) else len(seeds)) * len(gmps) * 2
     collect: dict[str, Any] | None = {} if args.plot else None

@@ -1,14 +1,22 @@
-"""``aiogc demo``: the seed workload under the live view, then fix on vs fix off.
+"""``aiogc demo``: the seed workload under the live view, fix on and fix off side by side.
 
-Runs ``seed_main`` (``aiogc.experiments.workloads``) in virtual time with a
-``LiveView`` on a rich ``Live`` (refreshed from the driver's step hook every
-``--refresh-ms`` of virtual time; ``--speed X`` paces virtual time at X virtual
-seconds per wall second).  Bounded by ``--cycles`` and ``--duration`` (virtual
-seconds).  ``--no-live``, or a stdout that is not a terminal, prints the notable
-events as plain lines instead.  At the end the same seed runs headless in the
-other mode (fix off if the demo ran with it, and vice versa) and a fix-on vs
-fix-off summary table is printed.  Ctrl-C stops the run, leaves the terminal
-clean and prints the summary of what ran (exit status 130).
+First the same seed runs headless in the other mode (fix on if the demo shows fix off, and
+vice versa) and is recorded (``RunRecord``).  Then the chosen mode runs in virtual time under a
+``LiveView`` on a rich ``Live`` (refreshed from the driver's step hook every ``--refresh-ms`` of
+virtual time), with the recorded run next to it: at the same virtual time, on the same time
+scale (``--speed X``: X virtual seconds per wall second, the same default for both modes, shown
+on screen) and, on wide terminals, in one heap chart on one scale.  Keys (on a terminal): space
+pauses, ``-``/``+`` slow down/speed up, ``n`` steps to the next GC event, ``q`` quits.
+
+``--json`` writes every cycle of both runs: the ``CycleStats`` fields plus the phase boundaries
+gctrace prints (``t_sweepterm``, ``t_scan``, ``t_installwb``, ``t_mark``, ``t_markterm``,
+``t_end``, ``heap0``/``heap1``/``heap2``).
+
+Bounded by ``--cycles`` (exactly that many cycles run, are shown and are reported) and
+``--duration`` (virtual seconds).  ``--no-live``, or a stdout that is not a terminal, prints the
+notable events as plain lines instead.  At the end a fix-on vs fix-off summary (80 columns) is
+printed.  Ctrl-C (or q) stops the run, leaves the terminal clean and prints the summary of what
+ran (exit status 130).
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ EXIT_INTERRUPTED = 130
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cycles", type=_pos_int, default=6, metavar="N", help="GC cycles to run (default 6)")
+    parser.add_argument("--cycles", type=_pos_int, default=6, metavar="N",
+                        help="GC cycles to run, show and report (default 6)")
     parser.add_argument("--duration", type=_pos_float, default=10.0, metavar="SECONDS",
                         help="stop after this much virtual time (default 10)")
     parser.add_argument("--no-yield", action="store_true",
@@ -37,18 +46,23 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plain text lines, no live view (always so when stdout is not a terminal)")
     parser.add_argument("--json", metavar="FILE", help="write the cycles (both modes) as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE", help="write a Perfetto (Chrome trace-event JSON) trace to FILE")
+    parser.add_argument("--trace-goroutines", action="store_true",
+                        help="with --trace: one track per goroutine (running and runnable slices)")
     parser.add_argument("--seed", type=_int, default=0, metavar="N", help="seed of the run's PRNG (default 0)")
     parser.add_argument("--gomaxprocs", type=_pos_int, default=4, metavar="N", help="number of Ps (default 4)")
     parser.add_argument("--gogc", default="100", metavar="PCT", help="GOGC percentage (default 100)")
     parser.add_argument("--speed", type=_pos_float, default=None, metavar="X",
-                        help="pace the live view at X virtual seconds per wall second (default on a terminal: "
-                             "paced so that the run takes a few seconds to watch; otherwise unpaced)")
+                        help=f"pace the live view at X virtual seconds per wall second, the same for both modes "
+                             f"(default on a terminal: {DEFAULT_SPEED:g}, i.e. 1 wall s = 2 ms virtual; "
+                             f"otherwise unpaced)")
     parser.add_argument("--refresh-ms", type=_pos_float, default=0.05, metavar="MS",
                         help="refresh the live view every MS virtual milliseconds (default 0.05)")
 
 
-DEFAULT_SPEED_FIX_ON = 0.0005  # virtual seconds per wall second on a terminal, fix on
-DEFAULT_SPEED_FIX_OFF = 0.008  # ... fix off (its cycles last ~20x longer: the coordinator waits)
+# Virtual seconds per wall second on a terminal, for both modes (one time scale, so that the fix-off
+# run's ~10 ms waits look as long next to the fix-on run's ~0.4 ms cycles as they are): a fix-off
+# wait shows for ~5 s, a fix-on cycle for ~0.2 s.  '+' and '-' change it while the demo runs.
+DEFAULT_SPEED = 0.002
 
 
 def _config(args: argparse.Namespace, yield_after_assist: bool) -> Any:
@@ -80,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import aiogc
     from aiogc.experiments.workloads import SeedWorkload, seed_main
-    from aiogc.view.live import LiveSession, summary_table
+    from aiogc.view.live import LiveSession, RunRecord, fmt_speed, summary_table
 
     y = not getattr(args, "no_yield", False)
     cfg = _config(args, y)
@@ -91,30 +105,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = Console()
     plain = bool(getattr(args, "no_live", False)) or not console.is_terminal
     if speed is None and not plain:
-        # Watchable by default: the fix-on run's ~0.4 ms of virtual time per cycle, or the fix-off
-        # run's ~8 ms, each shown over about a second per cycle.
-        speed = DEFAULT_SPEED_FIX_ON if y else DEFAULT_SPEED_FIX_OFF
-    if not console.is_terminal:
-        console = Console(width=150)  # plain text: room for the summary table
+        speed = DEFAULT_SPEED  # watchable by default; the same scale for both modes
     workload = SeedWorkload()
+    other = not y
 
     def say(s: str) -> None:
         console.print(s, markup=False, highlight=False, soft_wrap=True)
 
     say(f"aiogc demo: seed workload, GOMAXPROCS={cfg.gomaxprocs}, GOGC={cfg.gogc}, seed={cfg.seed}, "
-        f"{_mode(y)} (yield_after_assist={y}), up to {cycles} GC cycles or {duration_ns / 1e9:g} s virtual")
+        f"{_mode(y)} (yield_after_assist={y}), {cycles} GC cycles (at most {duration_ns / 1e9:g} s virtual)")
+    results: dict[str, list[dict[str, Any]]] = {}
+    interrupted = False
+    reference = None
+    if not plain:
+        # The other mode first, headless and recorded, to be shown next to the live run.
+        say(f"recording the {_mode(other)} run of the same seed, to show it side by side...")
+        try:
+            rt2 = aiogc.Runtime(_config(args, other))
+            reference = RunRecord.attach(rt2, _mode(other))
+            rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+            results[_mode(other)] = reference.cycles
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        say(f"time scale: {fmt_speed(speed)} (--speed; + and - change it)")
     rt = aiogc.Runtime(cfg)
     trace = None
     if getattr(args, "trace", None):
         from aiogc.trace.perfetto import PerfettoTrace
 
-        trace = PerfettoTrace.attach(rt, metadata={"demo": "seed workload", "workload": dataclasses.asdict(workload)})
-    session = LiveSession(rt, console=console, plain=plain, refresh_ns=refresh_ns, speed=speed)
-    interrupted = False
+        trace = PerfettoTrace.attach(rt, metadata={"demo": "seed workload", "workload": dataclasses.asdict(workload)},
+                                     goroutines=bool(getattr(args, "trace_goroutines", False)))
+    session = LiveSession(rt, console=console, plain=plain, refresh_ns=refresh_ns, speed=speed,
+                          reference=reference, label=_mode(y) if y else "fix OFF", title="aiogc demo")
     try:
         session.start()
         rt.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or q in the live view
         interrupted = True
     except GoroutinePanic as e:  # Ctrl-C while a goroutine's code ran
         if not isinstance(e.exc, KeyboardInterrupt):
@@ -125,15 +151,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if trace is not None:
             trace.detach()
             trace.write(args.trace)
-    results: dict[str, list[dict[str, Any]]] = {_mode(y): [c.as_dict() for c in rt.stats.cycles][:cycles]}
+    results[_mode(y)] = session.view.record.cycles  # CycleStats fields + phase boundaries (cycle_dict)
     say(f"{_mode(y)}: {_cycles_line(results[_mode(y)], rt)}" + (" (interrupted)" if interrupted else ""))
-    if not interrupted:
-        other = not y
+    if not interrupted and _mode(other) not in results:
         say(f"running the same seed with the {_mode(other)} (headless) for comparison...")
         try:
             rt2 = aiogc.Runtime(_config(args, other))
+            rec = RunRecord.attach(rt2, _mode(other))
             rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
-            results[_mode(other)] = [c.as_dict() for c in rt2.stats.cycles][:cycles]
+            results[_mode(other)] = rec.cycles
             say(f"{_mode(other)}: {_cycles_line(results[_mode(other)], rt2)}")
         except KeyboardInterrupt:
             interrupted = True
@@ -142,8 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 raise
             interrupted = True
     ordered: dict[str, list[dict[str, Any]]] = {k: results[k] for k in ("fix on", "fix off") if k in results}
-    console.print(summary_table(ordered, title=f"fix on vs fix off (seed {cfg.seed}, GOMAXPROCS={cfg.gomaxprocs}, "
-                                               f"all cycles incl. the first)"))
+    console.print(summary_table(ordered, title=f"fix on vs fix off: seed {cfg.seed}, GOMAXPROCS={cfg.gomaxprocs}, "
+                                               "all cycles incl. the first"))
     if y and not interrupted:
         say("To watch the bug live: python -m aiogc demo --no-yield")
     if getattr(args, "json", None):

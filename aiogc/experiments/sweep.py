@@ -50,9 +50,10 @@ from typing import Any
 
 from aiogc.argtypes import positive_float as _pos_float
 from aiogc.argtypes import positive_int as _pos_int
-from aiogc.config import Config, parse_gogc
+from aiogc.config import Config, parse_bool, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.compare import seed_list
+from aiogc.experiments.output import PIPED_WIDTH, fits, fitted_table, table_console
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.io import CLIError, check_writable, nan_to_none
 from aiogc.trace.metrics import FIELDS, CycleStats, summarize
@@ -84,8 +85,6 @@ class SweepError(AiogcError):
 
 
 # ---- parameters ----------------------------------------------------------------------------------
-_TRUE = {"true", "on", "yes", "1"}
-_FALSE = {"false", "off", "no", "0"}
 _KINDS = {"bool": "bool", "int": "int", "int | None": "gogc", "str": "str", "float": "float"}
 
 
@@ -116,11 +115,7 @@ def parse_value(name: str, raw: str) -> Value:
     kind = params[name][1]
     s = raw.strip()
     if kind == "bool":
-        if s.lower() in _TRUE:
-            return True
-        if s.lower() in _FALSE:
-            return False
-        raise ConfigError(name, raw, "true/false, on/off, yes/no or 1/0")
+        return parse_bool(name, s)
     if kind == "int":
         try:
             return int(s)
@@ -297,7 +292,7 @@ def _typed(grid: Grid, col: str, s: str) -> Any:
     if kind == "float":
         return float(s)
     if kind == "bool":
-        return s.lower() in _TRUE
+        return parse_bool(col, s)
     return s
 
 
@@ -527,9 +522,11 @@ def summary(result: SweepResult) -> list[dict[str, Any]]:
     return out
 
 
-def render_summary(result: SweepResult) -> Any:
-    """A rich Table: one row per point, mean/p50/p99 of each metric."""
-    from rich.table import Table
+def render_summary(result: SweepResult, width: int = PIPED_WIDTH) -> Any:
+    """The summary as tables of one row per point, each measure's mean / p50 / p99 in one cell:
+    two measures per table (overshoot and coordinator latency; mark phase and bytes allocated after
+    completion) when that fits ``width`` (100 when piped), else one (``output.fitted_table``)."""
+    from rich.console import Group
 
     from aiogc.view.live import fmt_bytes, fmt_ns, fmt_pct
 
@@ -537,28 +534,34 @@ def render_summary(result: SweepResult) -> Any:
         "overshoot": fmt_pct, "coordinator_latency_ns": fmt_ns, "mark_duration_ns": fmt_ns,
         "alloc_after_complete": fmt_bytes,
     }
-    heads = {"overshoot": "overshoot", "coordinator_latency_ns": "coord latency",
-             "mark_duration_ns": "mark", "alloc_after_complete": "alloc after complete"}
-    t = Table(title=f"sweep: {len(result.seeds)} seed(s) x {result.cycles} cycle(s) per job (first cycle of "
-                    f"each run skipped); mean / p50 / p99 over every cycle", title_justify="left")
-    for n in result.grid.names:
-        t.add_column(n, no_wrap=True, min_width=len(n))
-    t.add_column("cycles", justify="right")
-    t.add_column("by assist", justify="right")
-    for m in METRICS:
-        t.add_column(f"{heads[m]} mean", justify="right")
-        t.add_column("p50", justify="right")
-        t.add_column("p99", justify="right")
-    for rec in summary(result):
-        cells = [canon(rec[n]) for n in result.grid.names]
-        share = rec["assist_completed_share"]
-        cells += [str(rec["cycles"]), "-" if share is None else f"{share * 100:.0f}%"]
-        for m in METRICS:
-            for st in ("mean", "p50", "p99"):
-                v = rec[m][st]
-                cells.append("-" if v is None else fmts[m](v))
-        t.add_row(*cells)
-    return t
+    heads = {"overshoot": "overshoot", "coordinator_latency_ns": "coordinator latency",
+             "mark_duration_ns": "mark phase", "alloc_after_complete": "allocated after completion"}
+    recs = summary(result)
+
+    def table(metrics: Sequence[str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
+        cols = [(n, "left") for n in result.grid.names] + [("cycles", "right"), ("by assist", "right")]
+        cols += [(f"{heads[m]} mean / p50 / p99", "right") for m in metrics]
+        rows = []
+        for rec in recs:
+            share = rec["assist_completed_share"]
+            cells = [canon(rec[n]) for n in result.grid.names]
+            cells += [str(rec["cycles"]), "-" if share is None else f"{share * 100:.0f}%"]
+            for m in metrics:
+                cells.append(" / ".join("-" if rec[m][st] is None else fmts[m](rec[m][st])
+                                        for st in ("mean", "p50", "p99")))
+            rows.append(cells)
+        return cols, rows
+
+    # Two measures per table when that fits the width on one line, else one per table.
+    groups: list[Sequence[str]] = [METRICS[:2], METRICS[2:]]
+    if not all(fits(*table(g), width) for g in groups):
+        groups = [(m,) for m in METRICS]
+    tables = []
+    for i, g in enumerate(groups):
+        title = (f"sweep: {len(result.seeds)} seed(s) x {result.cycles} cycle(s) per job (first cycle of each run "
+                 f"skipped); mean / p50 / p99 over every cycle ({i + 1}/{len(groups)})")
+        tables.append(fitted_table(title, *table(g), width=width))
+    return Group(*tables)
 
 
 # ---- plot ------------------------------------------------------------------------------------------
@@ -720,10 +723,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"sweep: {total_jobs} job(s) on {where} in {wall:.1f} s; {len(result.rows)} row(s)",
           file=sys.stderr, flush=True)
     if args.summary or not out:
-        con = Console()
-        if not con.is_terminal:
-            con = Console(width=220)
-        con.print(render_summary(result))
+        con = table_console()
+        con.print(render_summary(result, width=con.width))
     if args.plot:
         plot_sweep(result, args.plot)
     return 0

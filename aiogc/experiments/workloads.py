@@ -93,10 +93,12 @@ async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[boo
     head = None
     n = 0
     nleaves = w.leaves
-    while not stop[0]:
+    while not stop[0] and not _enough():
         node = await alloc(w.node_size, w.node_ptrs)
         node[0] = head
         for i in range(1, nleaves + 1):
+            if _enough():  # N cycles finished mid-node: no allocation may start another
+                break
             node[i] = await alloc(w.leaf_size, 0)
         head = node
         n += 1
@@ -120,16 +122,32 @@ async def _consumer(w: SeedWorkload, inp: aiogc.Chan) -> None:
         _ = node[0]
 
 
+# The harness's bound, per running runtime (id -> cycles): outside the program's data (not a root,
+# not in any goroutine's frame), so stopping at exactly N cycles costs no scan work and leaves every
+# cycle before the N-th unchanged.  Set and cleared by seed_main.
+_cycle_bound: dict[int, int] = {}
+
+
+def _enough() -> bool:
+    """Have the runtime's ``cycles`` cycles (``seed_main``'s bound) finished?  Then producers stop
+    allocating, so no cycle after the N-th starts: a run shows and reports exactly N cycles."""
+    rt = aiogc.current_runtime()
+    n = _cycle_bound.get(id(rt))
+    return n is not None and rt.stats is not None and len(rt.stats.cycles) >= n
+
+
 async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None) -> dict[str, Any]:
     """Run the seed workload until ``cycles`` GC cycles have finished (or ``duration_ns`` passed).
 
-    Returns a small summary; the per-cycle records are in ``runtime.stats.cycles``.
+    The producers stop allocating the moment the ``cycles``-th cycle has finished (``_enough``),
+    so no cycle after it starts.  Returns a small summary; the per-cycle records are in ``runtime.stats.cycles``.
     """
     rt = aiogc.current_runtime()
     sched = rt.sched
     nprod = sched.gomaxprocs * w.producers_per_p
     share = max(1, w.live_bytes // nprod)
     stop = [False]
+    _cycle_bound[id(rt)] = cycles
     chans = []
     for i in range(nprod):
         ch = aiogc.Chan()
@@ -141,12 +159,15 @@ async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | Non
     # The main goroutine only watches: it sleeps in virtual time and checks the bound.
     import asyncio
 
-    while True:
-        await asyncio.sleep(0.001)
-        if stats is not None and len(stats.cycles) >= cycles:
-            break
-        if duration_ns is not None and rt.now_ns() - t0 >= duration_ns:
-            break
+    try:
+        while True:
+            await asyncio.sleep(0.001)
+            if stats is not None and len(stats.cycles) >= cycles:
+                break
+            if duration_ns is not None and rt.now_ns() - t0 >= duration_ns:
+                break
+    finally:
+        _cycle_bound.pop(id(rt), None)
     stop[0] = True
     return {"cycles": len(stats.cycles) if stats is not None else 0, "virtual_ns": rt.now_ns() - t0}
 

@@ -28,7 +28,10 @@ when the last reference goes, or when its cyclic collector frees a cycle) takes 
 termination greys every unmarked slot with ``handles > 0`` with the world stopped
 (``Collector._mark_termination``), so an object is never freed while a ``Ref`` to it exists, and
 ``sweep`` throws if it would ever free one.  Copying a ``Ref`` returns the same handle; pickling
-one is a ``TypeError`` (a heap slot means nothing in another process).
+one is a ``TypeError`` (a heap slot means nothing in another process).  ``__del__`` may run on
+another thread (a Ref dropped in ``run_in_executor``): the count's load-add-store is straight-line
+bytecode on a memoryview, with no eval-breaker check between the load and the store, so under
+CPython's GIL no other thread's update can interleave and none is lost.
 
 Pointer storage: an object with ``nptrs > 0`` owns a block of ``2**b >= nptrs`` words of
 ``ptrs`` (bucket ``b = (nptrs-1).bit_length()``).  Freed blocks go to the free list of their

@@ -108,3 +108,10 @@ def summarize(values: Iterable[float]) -> dict[str, float]:
         "p99": percentile(vals, 99),
         "max": vals[-1],
     }
+
+
+def heap_goal_now(gc: Any) -> int:
+    """The goal now, read from the collector: the running cycle's, or between cycles the one the
+    next cycle will aim at (as ``read_mem_stats`` reports it; before the first cycle too, so it is
+    never 0).  Shared by the live view and the Perfetto counters."""
+    return int(gc.pacer.heap_goal if gc.phase != "off" else gc.next_heap_goal())

@@ -14,10 +14,23 @@ Layout (one process, "aiogc"):
         (``WorkerStart`` -> ``WorkerEnd``), nested inside the goroutine slice;
       - instants (``i``) for ``complete()`` (``GCComplete``: phase, who) and for the
         coordinator's wake-up (``GCCoordWake``: latency, who completed, where);
-  * a ``GC`` lane with the phase slices (sweepterm, scan, mark, mark2,
-    marktermination; ``off`` closes the last one) and cycle slices;
-  * counters (``C``): ``heap live``, ``heap trigger``, ``heap goal`` in bytes,
-    from ``HeapAlloc`` samples and the ``GCStart``/``GCDone`` payloads.
+  * a ``GC`` lane with each finished cycle's phase slices — sweepterm, scan,
+    install wb, mark (split into mark 1 / mark 2 when mark 2 ran), marktermination —
+    drawn from the coordinator's ``CycleWork`` record (the ``GCDone`` event), i.e.
+    from the very timestamps gctrace prints, and inside them a slice "mark N
+    complete, awaiting coordinator" from each ``complete()`` to the coordinator
+    running; and a ``GC cycles`` lane with one slice per cycle;
+  * a flow arrow (``s`` -> ``f``) from each ``complete()`` instant, on the lane of
+    the P that called it, to the slice of the coordinator starting, on the lane of
+    the P it runs on: the hand-off the seed change is about;
+  * one track per system goroutine (the GC coordinator, the mark workers) — and with
+    ``goroutines=True`` (``--trace-goroutines``) per goroutine — holding its
+    "running on Pn" slices and its "runnable" slices: from being readied (created,
+    unparked, yielded or preempted) to starting, with who readied it and where;
+  * counters (``C``): ``heap live``, ``heap trigger``, ``heap goal`` in bytes from t=0
+    (the goal as ``read_mem_stats`` reports it: between cycles, the next cycle's),
+    and, when the trace has the runtime, each P's run-queue length (``runq Pn``,
+    ``runnext`` not counted) and the global queue's (``global runq``).
 
 Timestamps are microseconds with nanosecond fractions (``ns / 1000`` rounded to
 3 decimals).  The run's configuration (seed included) is in the top-level
@@ -47,20 +60,29 @@ from aiogc.trace.events import (
     GCDone,
     GCPhase,
     GCStart,
+    GoCreate,
     GoEnd,
     GoPark,
     GoPreempt,
     GoSched,
     GoStart,
+    GoUnpark,
     HeapAlloc,
+    ProcStop,
     Steal,
+    STWEnd,
     STWStart,
     WorkerEnd,
     WorkerStart,
 )
+from aiogc.trace.metrics import heap_goal_now
 
 PID = 1
 _GO_STOP: frozenset[type[Event]] = frozenset({GoSched, GoPreempt, GoPark, GoEnd})
+# Events after which a run queue may have changed length (the counters are re-read then).
+_QUEUE_KINDS: frozenset[type[Event]] = frozenset({GoCreate, GoUnpark, GoStart, GoSched, GoPreempt, Steal,
+                                                 ProcStop, STWEnd})
+G_TID_BASE = MAX_GOMAXPROCS + 16  # goroutine tracks: tid = G_TID_BASE + goroutine id
 
 
 def _us(ns: int) -> float:
@@ -92,7 +114,7 @@ class PerfettoTrace:
     """Builds a Chrome trace-event JSON document from bus events (see the module docstring)."""
 
     def __init__(self, rt: Any = None, *, gomaxprocs: int | None = None, config: Any = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, goroutines: bool = False) -> None:
         if config is None and rt is not None:
             config = rt.config
         if gomaxprocs is None:
@@ -109,12 +131,19 @@ class PerfettoTrace:
         self._run: dict[int, tuple[int, int]] = {}  # p -> (g, start ns)
         self._assist: dict[int, tuple[int, int, int]] = {}  # g -> (p, start ns, debt)
         self._worker: dict[int, tuple[int, int, str]] = {}  # g -> (p, start ns, mode)
-        self._phase: tuple[str, int] | None = None  # (phase, start ns)
-        self._gc_last = 0
+        self._phase: tuple[str, int] | None = None  # the running cycle's phase (phase, start ns)
+        self._mark2_ns = -1  # when the running cycle entered mark 2
         self._cycle: tuple[int, int] | None = None  # (n, start ns)
         self._counters: dict[str, int] = {}
         self.last_ns = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self.rt = rt
+        self.goroutines = goroutines
+        self._runnable: dict[int, tuple[int, str, int, int]] = {}  # g -> (since, why, on P, by G)
+        self._g_tracks: set[int] = set()
+        self._complete: dict[int, tuple[int, int, str, int]] = {}  # phase -> (ts, p, who, flow id)
+        self._flow_id = 0
+        self._initial_counters()
 
     # ---- wiring ------------------------------------------------------------------------------
     @classmethod
@@ -131,20 +160,27 @@ class PerfettoTrace:
 
     # ---- the subscriber --------------------------------------------------------------------------
     def __call__(self, ev: Event) -> None:
-        ts = ev.ts
-        p = ev.p
-        g = ev.g
+        ts, kind, p, g = ev.ts, type(ev), ev.p, ev.g
         if ts > self.last_ns:
             self.last_ns = ts
         if p >= self.nprocs:
             self.nprocs = p + 1  # a P added by runtime.GOMAXPROCS: it gets a lane too
+        if kind in _QUEUE_KINDS:
+            self._queue_counters(ts)
+        if isinstance(ev, GoCreate):
+            self._runnable[ev.new_g] = (ts, "created", p, g)
+        elif isinstance(ev, GoUnpark):
+            self._runnable[ev.target] = (ts, "readied", p, g)
+        elif isinstance(ev, (GoSched, GoPreempt)):
+            self._runnable[g] = (ts, "yielded" if kind is GoSched else "preempted", p, g)
         if isinstance(ev, GoStart):
             self._end_g(p, ts)
             if ev.label:
                 self.labels[g] = ev.label
+            self._start_g(g, p, ts)
             if p >= 0:
                 self._run[p] = (g, ts)
-        elif type(ev) in _GO_STOP:
+        elif kind in _GO_STOP:
             cur = self._run.get(p)
             if cur is not None and cur[0] == g:
                 self._end_g(p, ts)
@@ -164,47 +200,137 @@ class PerfettoTrace:
                 self._slice(wst[0], f"mark worker ({ev.mode})", wst[1], ts, "gc.worker",
                             {"g": g, "mode": ev.mode, "work": ev.work})
         elif isinstance(ev, GCPhase):
-            self._gc_phase(ev.phase, ts)
+            if ev.phase == "mark2":
+                self._mark2_ns = ts
+            if ev.phase != "off" and ev.phase != "mark2":
+                self._phase = (ev.phase, ts)  # drawn only if the cycle is unfinished at the end
         elif isinstance(ev, GCStart):
             self._cycle = (ev.n, ts)
+            self._mark2_ns = -1
             self._counter("heap trigger", ts, ev.trigger)
             self._counter("heap live", ts, ev.heap_live)
         elif isinstance(ev, GCDone):
-            cs = ev.stats
-            if self._cycle is not None:
-                n, t0 = self._cycle
-                self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
-                            {"n": cs.n, "heap_goal": cs.heap_goal, "heap_at_mark_term": cs.heap_at_mark_term,
-                             "overshoot": cs.overshoot, "coordinator_latency_ns": cs.coordinator_latency_ns,
-                             "completed_by": cs.completed_by, "alloc_after_complete": cs.alloc_after_complete})
-                self._cycle = None
-            self._counter("heap live", ts, cs.heap_live_after)
+            self._done(ev)
         elif isinstance(ev, GCComplete):
+            self._flow_id += 1
+            self._complete[ev.phase] = (ts, p, ev.who, self._flow_id)
             self._instant(p, f"complete() mark {ev.phase} by {ev.who}", ts, "gc.complete",
-                          {"phase": ev.phase, "who": ev.who, "g": g})
+                          {"phase": ev.phase, "who": ev.who, "g": g, "flow": self._flow_id})
+            self._flow("s", p, ts, self._flow_id)
         elif isinstance(ev, GCCoordWake):
-            self._instant(p, f"coordinator wakes ({_fmt_lat(ev.latency_ns)})", ts, "gc.coord",
-                          {"phase": ev.phase, "latency_ns": ev.latency_ns, "completed_on": ev.completed_on,
+            lat = ev.latency_ns
+            self._instant(p, f"coordinator wakes ({_fmt_lat(lat)})", ts, "gc.coord",
+                          {"phase": ev.phase, "latency_ns": lat, "completed_on": ev.completed_on,
                            "who": ev.who, "alloc_after": ev.alloc_after, "g": g})
+            done = self._complete.pop(ev.phase, None)
+            if done is not None:
+                t0, cp, who, fid = done
+                self._flow("f", p, ts, fid)
+                self._slice(self.gc_tid, f"mark {ev.phase} complete, awaiting coordinator", t0, ts,
+                            "gc.await", {"who": who, "completed_on": cp, "ran_on": p, "latency_ns": lat,
+                                         "alloc_after": ev.alloc_after})
         elif isinstance(ev, HeapAlloc):
             self._counter("heap live", ts, ev.heap_live)
             self._counter("heap trigger", ts, ev.trigger)
-            self._counter("heap goal", ts, ev.goal)
+            self._counter("heap goal", ts, self._goal(ev.goal))
         elif isinstance(ev, STWStart):
             self._instant(p, "stop the world", ts, "sched.stw", {"g": g})
         elif isinstance(ev, Steal):
             self._instant(p, f"steal {ev.n} from P{ev.victim}", ts, "sched.steal",
                           {"victim": ev.victim, "n": ev.n, "g": g})
 
+    def _done(self, ev: GCDone) -> None:
+        """A finished cycle: its slice, and its phase slices from the coordinator's record — the
+        timestamps gctrace prints, so both show the same boundaries."""
+        cs, w, ts = ev.stats, ev.work, ev.ts
+        if self._cycle is not None:
+            n, t0 = self._cycle
+            self._slice(self.cycle_tid, f"GC {n}", t0, ts, "gc.cycle",
+                        {"n": cs.n, "heap_goal": cs.heap_goal, "heap_at_mark_term": cs.heap_at_mark_term,
+                         "overshoot": cs.overshoot, "coordinator_latency_ns": cs.coordinator_latency_ns,
+                         "completed_by": cs.completed_by, "alloc_after_complete": cs.alloc_after_complete})
+            self._cycle = None
+        for name, a, b in (("sweepterm", w.t_sweepterm, w.t_scan), ("scan", w.t_scan, w.t_installwb),
+                           ("install wb", w.t_installwb, w.t_mark), ("mark", w.t_mark, w.t_markterm),
+                           ("marktermination", w.t_markterm, w.t_end)):
+            self._slice(self.gc_tid, name, a, b, "gc.phase", {"phase": name, "n": cs.n, "dur_ns": b - a})
+        if w.mark2 and w.t_mark <= self._mark2_ns <= w.t_markterm:
+            self._slice(self.gc_tid, "mark 1", w.t_mark, self._mark2_ns, "gc.phase", {"phase": "mark 1", "n": cs.n})
+            self._slice(self.gc_tid, "mark 2", self._mark2_ns, w.t_markterm, "gc.phase",
+                        {"phase": "mark 2", "n": cs.n})
+        self._phase = None
+        self._counter("heap live", ts, cs.heap_live_after)
+        self._counter("heap goal", ts, self._goal(cs.heap_goal))
+
     # ---- builders -----------------------------------------------------------------------------------
     def _gname(self, g: int) -> str:
         return self.labels.get(g) or f"G{g}"
+
+    def _goal(self, fallback: int) -> int:
+        """The goal now, as ``read_mem_stats`` reports it (never 0 before the first cycle)."""
+        gc = getattr(self.rt, "gc", None)
+        if gc is None:
+            return fallback
+        return heap_goal_now(gc)
+
+    def _initial_counters(self) -> None:
+        """Heap live, trigger and goal at the moment of attaching (t=0 before a run)."""
+        rt = self.rt
+        gc = getattr(rt, "gc", None)
+        if gc is None:
+            return
+        ts = int(rt.now_ns()) if getattr(rt.sched, "driver", None) is not None else 0
+        self._counter("heap live", ts, int(gc.heap.heap_live))
+        self._counter("heap trigger", ts, int(gc.pacer.next_gc))
+        self._counter("heap goal", ts, self._goal(0))
+        self._queue_counters(ts)
+
+    def _queue_counters(self, ts: int) -> None:
+        sched = getattr(self.rt, "sched", None)
+        if sched is None:
+            return
+        for q in sched.allp:
+            self._counter(f"runq P{q.id}", ts, len(q.runq), "goroutines")
+        self._counter("global runq", ts, len(sched.gq), "goroutines")
+
+    def _tracked(self, g: int) -> bool:
+        """Does goroutine ``g`` get its own track? Every one with ``goroutines``; else the system
+        goroutines (the GC coordinator and the mark workers)."""
+        if self.goroutines:
+            return True
+        sched = getattr(self.rt, "sched", None)
+        gg = sched.allgs.get(g) if sched is not None else None
+        if gg is not None:
+            return bool(gg.system)
+        return self._gname(g).startswith("GC ")
+
+    def _start_g(self, g: int, p: int, ts: int) -> None:
+        """``g`` starts on ``p``: close its runnable slice on its own track (if it has one)."""
+        r = self._runnable.pop(g, None)
+        if not self._tracked(g):
+            return
+        self._g_tracks.add(g)
+        if r is not None:
+            t0, why, on, by = r
+            self._slice(G_TID_BASE + g, "runnable", t0, ts, "goroutine.runnable",
+                        {"g": g, "why": why, "readied_on": on, "readied_by": by, "started_on": p,
+                         "waited_ns": max(0, ts - t0)})
 
     def _end_g(self, p: int, ts: int) -> None:
         cur = self._run.pop(p, None)
         if cur is not None:
             g, t0 = cur
             self._slice(p, self._gname(g), t0, ts, "goroutine", {"g": g})
+            if g in self._g_tracks:
+                self._slice(G_TID_BASE + g, f"running on P{p}", t0, ts, "goroutine.running", {"g": g, "p": p})
+
+    def _flow(self, ph: str, tid: int, ts: int, fid: int) -> None:
+        """One end of the complete() -> coordinator flow arrow (bound to the enclosing slice)."""
+        ev: dict[str, Any] = {"ph": ph, "id": fid, "name": "complete() -> coordinator", "cat": "gc.handoff",
+                              "ts": _us(ts), "pid": PID, "tid": tid if tid >= 0 else self.gc_tid}
+        if ph == "f":
+            ev["bp"] = "e"
+        self.events.append(ev)
 
     def _slice(self, tid: int, name: str, t0: int, t1: int, cat: str, args: dict[str, Any]) -> None:
         if tid < 0:
@@ -218,22 +344,11 @@ class PerfettoTrace:
         self.events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "ts": _us(ts), "pid": PID,
                             "tid": tid, "args": args})
 
-    def _counter(self, name: str, ts: int, value: int) -> None:
+    def _counter(self, name: str, ts: int, value: int, unit: str = "bytes") -> None:
         if self._counters.get(name) == value:
             return
         self._counters[name] = value
-        self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {"bytes": value}})
-
-    def _gc_phase(self, phase: str, ts: int) -> None:
-        # Phases are emitted from whichever P runs the coordinator: keep the lane monotonic.
-        ts = max(ts, self._gc_last)
-        self._gc_last = ts
-        if self._phase is not None:
-            name, t0 = self._phase
-            self._slice(self.gc_tid, name, t0, ts, "gc.phase", {"phase": name})
-            self._phase = None
-        if phase != "off":
-            self._phase = (phase, ts)
+        self.events.append({"ph": "C", "name": name, "ts": _us(ts), "pid": PID, "args": {unit: value}})
 
     def _metadata(self) -> list[dict[str, Any]]:
         cfg = self.meta.get("config", {})
@@ -250,6 +365,11 @@ class PerfettoTrace:
             out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": tid, "args": {"name": name}})
             out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": tid,
                         "args": {"sort_index": tid}})
+        for g in sorted(self._g_tracks):
+            name = f"G{g} {self.labels[g]}" if self.labels.get(g) else f"G{g}"
+            out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": G_TID_BASE + g, "args": {"name": name}})
+            out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": G_TID_BASE + g,
+                        "args": {"sort_index": G_TID_BASE + g}})
         return out
 
     # ---- output -------------------------------------------------------------------------------------
@@ -297,9 +417,10 @@ def _fmt_lat(ns: Any) -> str:
     return f"{v / 1e6:.2f} ms"
 
 
-def attach(runtime: Any, path: str | os.PathLike[str]) -> Callable[[], None]:
-    """Subscribe a ``PerfettoTrace`` to ``runtime``; the returned function detaches it and writes ``path``."""
-    trace = PerfettoTrace.attach(runtime)
+def attach(runtime: Any, path: str | os.PathLike[str], *, goroutines: bool = False) -> Callable[[], None]:
+    """Subscribe a ``PerfettoTrace`` to ``runtime``; the returned function detaches it and writes ``path``.
+    ``goroutines``: one track per goroutine (``--trace-goroutines``)."""
+    trace = PerfettoTrace.attach(runtime, goroutines=goroutines)
 
     def close() -> None:
         trace.detach()
