@@ -19,10 +19,10 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+from aiogc.collector.cycle import Collector
+from aiogc.collector.heap import MAX_ALLOC, Ref, Weak
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
-from aiogc.gc.cycle import Collector
-from aiogc.gc.heap import MAX_ALLOC, Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import pytest
 
 import aiogc
-from aiogc.gc.heap import Ref
+from aiogc.collector.heap import Ref
 
 CFG = dict(gogc=5, heap_minimum=16 << 10, godebug="gccheckmark=1")
 GOMAXPROCS = [1, 2, 4]
