@@ -247,7 +247,7 @@ def assert_one_line_error(r: subprocess.CompletedProcess[str], needle: str) -> N
 def test_cli_summary_plot_and_jsonl(tmp_path: Path) -> None:
     out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
     args = ["--grid", "yield_after_assist=on,off", "--grid", "gomaxprocs=2,3", "--seeds", "1", "--cycles", "1",
-            "--jobs", "2", "--out", str(out), "--summary"]
+            "--jobs", "2", "--out", str(out), "--summary", "--progress"]
     try:
         import matplotlib  # noqa: F401
 
@@ -258,7 +258,7 @@ def test_cli_summary_plot_and_jsonl(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "overshoot" in r.stdout and "coordinator latency" in r.stdout
     assert all(len(line) <= 100 for line in r.stdout.splitlines())  # piped: fits 100 columns
-    assert "[4/4]" in r.stderr  # not a TTY: plain progress lines
+    assert "sweep: [4/4]" in r.stderr  # not a TTY, --progress: plain progress lines
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4
     assert {(r["yield_after_assist"], r["gomaxprocs"]) for r in rows} == {(True, 2), (True, 3), (False, 2),

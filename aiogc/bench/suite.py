@@ -22,6 +22,13 @@ Benchmarks (``--only`` takes a comma list of these names):
   simulation  the seed workload (``aiogc.experiments.workloads.run_seed``, GOMAXPROCS=4, GC on,
               virtual time): allocations and goroutine steps (``rt.sched.nsched``) per wall second,
               and virtual ns simulated per wall ns.  ns_per_op is wall ns per allocation.
+  scale       the seed workload at GOMAXPROCS 1, 2, 4, ... 256, each run in a fresh subprocess
+              (so its peak RSS, ``VmHWM``, is its own; interpreter start and imports are not
+              timed but are in the RSS): wall ns per allocation and peak RSS per point.  Targets:
+              every point finishes its cycles (at least 4) under 2 GiB of peak RSS, and ns per
+              allocation at the largest GOMAXPROCS is at most 2x that at GOMAXPROCS=4.  A point
+              that fails (a time-out: ``SCALE_TIMEOUT_S``; a crash; the 8 GiB address-space limit
+              each child runs under, which keeps a runaway from taking the machine) is a MISS row.
 
 Method: every time is taken inside the event loop / runtime (loop and runtime creation are not
 counted), with ``time.perf_counter``; before each sample Python's cyclic GC is collected once
@@ -41,7 +48,8 @@ JSON (``--json FILE``)::
 
 Memory rows (``"metric": "bytes_per_parked"``) have ``ns_per_op: null`` and ``bytes``; mark rows
 add ``slots_per_s``; simulation rows add ``allocs_per_s``, ``steps_per_s``,
-``virtual_ns_per_wall_ns``.  Entry points: ``add_bench_arguments(parser)``, ``cmd_bench(args)``.
+``virtual_ns_per_wall_ns``; scale rows add ``peak_rss_bytes``, ``cycles``, ``allocations`` and
+``error`` (null, or why the point failed: its ``ns_per_op`` is then null).  Entry points: ``add_bench_arguments(parser)``, ``cmd_bench(args)``.
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ from typing import Any
 from aiogc.argtypes import positive_int as _reps
 from aiogc.io import ArgumentParser, CLIError, fail, write_json
 
-BENCHES = ("switch", "spawn", "chan", "mark", "simulation")
+BENCHES = ("switch", "spawn", "chan", "mark", "simulation", "scale")
 IMPLS = ("aiogc-virtual", "aiogc-wall", "asyncio", "uvloop", "trio", "trampoline", "python-bfs")
 
 perf = time.perf_counter
@@ -82,14 +90,21 @@ class Sizes:
     sim_cycles: int
     reps: int
     big_spawn_reps: int = 3  # reps for spawn N >= 1,000,000 (seconds per sample)
+    scale_procs: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    scale_cycles: int = 8
+    scale_reps: int = 3
 
 
 FULL = Sizes(switch_ks=(1, 100, 10_000), switch_ops=100_000, spawn_ns=(100_000, 1_000_000), parked_n=10_000,
              chan_n=50_000, mark_n=1_000_000, sim_cycles=50, reps=5)
 QUICK = Sizes(switch_ks=(1, 100), switch_ops=20_000, spawn_ns=(100_000,), parked_n=2_000, chan_n=5_000,
-              mark_n=200_000, sim_cycles=10, reps=3)
+              mark_n=200_000, sim_cycles=10, reps=3, scale_procs=(1, 4, 16, 64, 256), scale_cycles=8,
+              scale_reps=1)
 TINY = Sizes(switch_ks=(1, 10), switch_ops=200, spawn_ns=(200,), parked_n=50, chan_n=50, mark_n=2_000,
-             sim_cycles=1, reps=1, big_spawn_reps=1)
+             sim_cycles=1, reps=1, big_spawn_reps=1, scale_procs=(1, 4), scale_cycles=1, scale_reps=1)
+SCALE_TIMEOUT_S = 900  # one scale point; a healthy 256-P point takes seconds
+SCALE_RSS_LIMIT = 2 << 30  # the target: peak RSS under 2 GiB
+SCALE_AS_LIMIT = 8 << 30  # address-space limit of a scale child (RLIMIT_AS)
 
 
 # ---- optional baselines ---------------------------------------------------------------------------
@@ -484,6 +499,62 @@ def aiogc_mark(heap: Any, roots: list[int]) -> tuple[int, int]:
     return int(heap.mark.sum()), work // 8
 
 
+# ---- scale -------------------------------------------------------------------------------------------
+_SCALE_CHILD = """
+import json, resource, sys, time
+from aiogc.experiments.workloads import run_seed
+g, cycles = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.perf_counter()
+rt = run_seed(gomaxprocs=g, seed=0, gogc=100, godebug="", clock="virtual", cycles=cycles)
+wall = time.perf_counter() - t0
+# VmHWM: this process image's own peak (ru_maxrss would also keep the forking parent's, as exec
+# carries the pre-exec high-water mark over on Linux); ru_maxrss where there is no /proc.
+try:
+    with open("/proc/self/status") as f:
+        rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+print(json.dumps({"wall_s": wall, "allocations": rt.gc.heap.nmalloc, "cycles": len(rt.stats.cycles),
+                  "peak_rss_bytes": rss, "virtual_ns": rt.now_ns()}))
+"""
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (SCALE_AS_LIMIT, SCALE_AS_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def scale_point(gomaxprocs: int, cycles: int, timeout: float = SCALE_TIMEOUT_S) -> dict[str, Any]:
+    """Run the seed workload at ``gomaxprocs`` for ``cycles`` cycles in a fresh interpreter.
+
+    Returns ``{"wall_s", "allocations", "cycles", "peak_rss_bytes", "virtual_ns", "error": None}``,
+    or ``{"error": why, "peak_rss_bytes": None}`` if the child timed out or failed.
+    """
+    import json
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("GODEBUG", None)
+    try:
+        cp = subprocess.run([sys.executable, "-c", _SCALE_CHILD, str(gomaxprocs), str(cycles)],
+                            capture_output=True, text=True, timeout=timeout, env=env,
+                            preexec_fn=_limit_child if os.name == "posix" else None)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s", "peak_rss_bytes": None}
+    if cp.returncode != 0:
+        last = (cp.stderr.strip().splitlines() or [f"exit status {cp.returncode}"])[-1]
+        return {"error": last[:200], "peak_rss_bytes": None}
+    out: dict[str, Any] = json.loads(cp.stdout.strip().splitlines()[-1])
+    out["error"] = None
+    return out
+
+
 # ---- results ----------------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -503,12 +574,13 @@ class Row:
 
     @property
     def value(self) -> float:
-        return statistics.median(self.samples)
+        """The median sample; NaN when there is none (a scale point that failed)."""
+        return statistics.median(self.samples) if self.samples else float("nan")
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"bench": self.bench, "impl": self.impl, "case": self.case, "metric": self.metric}
         if self.metric == "ns_per_op":
-            d["ns_per_op"] = self.value
+            d["ns_per_op"] = self.value if self.samples else None
         else:
             d["ns_per_op"] = None
             d["bytes"] = self.value
@@ -691,6 +763,37 @@ class Suite:
         self.rows.append(row)
         self.log(f"  simulation: {perf() - t:.1f} s")
 
+    def bench_scale(self) -> None:
+        s = self.sizes
+        t = perf()
+        procs = list(s.scale_procs)
+        cycles = s.scale_cycles
+        reps = max(1, min(self.reps, s.scale_reps))
+        got: dict[int, list[dict[str, Any]]] = {g: [] for g in procs}
+        for _ in range(reps):  # round-robin over the points, as the other benches interleave impls
+            for g in procs:
+                got[g].append(scale_point(g, cycles))
+        for g in procs:
+            ok = [r for r in got[g] if r.get("error") is None]
+            bad = [r for r in got[g] if r.get("error") is not None]
+            samples = [r["wall_s"] * 1e9 / max(1, r["allocations"]) for r in ok]
+            row = Row("scale", "aiogc-virtual", f"seed cycles={cycles}", samples,
+                      ok[0]["allocations"] if ok else 0, {"gomaxprocs": g, "cycles": cycles})
+            rss = max(r["peak_rss_bytes"] for r in got[g] if r.get("peak_rss_bytes") is not None) \
+                if any(r.get("peak_rss_bytes") is not None for r in got[g]) else None
+            row.extra.update({
+                "peak_rss_bytes": rss,
+                "cycles_done": min((r["cycles"] for r in ok), default=0),
+                "allocations": ok[0]["allocations"] if ok else 0,
+                "wall_s": statistics.median(r["wall_s"] for r in ok) if ok else None,
+                "error": bad[0]["error"] if bad else None,
+            })
+            self.rows.append(row)
+            e = row.extra
+            self.log(f"  scale P={g}: " + (f"{row.value:,.0f} ns/alloc, peak RSS {rss / 2**20:,.0f} MiB"
+                                             if ok and rss is not None else f"failed: {e['error']}"))
+        self.log(f"  scale: {perf() - t:.1f} s")
+
     def run(self) -> None:
         for name in BENCHES:
             if name in self.only:
@@ -710,7 +813,8 @@ class Target:
     unit: str = "x"
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "case": self.case, "value": self.value, "limit": self.limit,
+        value = None if self.value != self.value else self.value  # NaN (nothing measured) -> null
+        return {"target": self.target, "case": self.case, "value": value, "limit": self.limit,
                 "unit": self.unit, "pass": self.passed}
 
 
@@ -760,6 +864,20 @@ def annotate(rows: list[Row]) -> list[Target]:
         elif r.bench == "simulation":
             a = r.extra["allocs_per_s"]
             check(r, "seed workload >= 500,000 allocs/s", ">=500k allocs/s", a, 500_000, a >= 500_000, "/s")
+        elif r.bench == "scale":
+            e = r.extra
+            done = e["error"] is None and e["cycles_done"] >= min(4, r.params["cycles"])
+            check(r, f"finishes {min(4, r.params['cycles'])}+ cycles", "cycles", float(e["cycles_done"]),
+                  float(min(4, r.params["cycles"])), done, "cycles")
+            rss = e["peak_rss_bytes"]
+            check(r, "peak RSS < 2 GiB", "<2 GiB", float(rss if rss is not None else "nan"),
+                  SCALE_RSS_LIMIT, rss is not None and rss < SCALE_RSS_LIMIT, "B")
+    scale = {r.params["gomaxprocs"]: r for r in rows if r.bench == "scale" and r.samples}
+    if 4 in scale and len(scale) > 1:
+        top = scale[max(scale)]
+        ratio = top.value / scale[4].value
+        top.extra["ratio_vs_gomaxprocs_4"] = ratio
+        check(top, f"ns/alloc at P={max(scale)} <= 2x P=4", "<=2x P=4", ratio, 2.0, ratio <= 2.0)
     return checks
 
 
@@ -782,6 +900,16 @@ def _fmt_ns(v: float) -> str:
     if v >= 1e4:
         return f"{v / 1e3:,.1f} µs"
     return f"{v:,.1f}"
+
+
+def _fmt_bytes(v: float) -> str:
+    if v != v:
+        return "-"
+    if v >= 1 << 30:
+        return f"{v / (1 << 30):,.2f} GiB"
+    if v >= 1 << 20:
+        return f"{v / (1 << 20):,.0f} MiB"
+    return f"{v:,.0f} B"
 
 
 def _fmt_ratio(v: float | None) -> str:
@@ -824,6 +952,15 @@ def render(rows: list[Row], checks: list[Target], console: Any = None) -> None:
             e = r.extra
             other = (f"{e['allocs_per_s']:,.0f} allocs/s\n{e['steps_per_s']:,.0f} steps/s\n"
                      f"{e['virtual_ns_per_wall_ns']:.4f} virtual ns/wall ns")
+        elif r.bench == "scale":
+            e = r.extra
+            rss = e["peak_rss_bytes"]
+            other = "" if rss is None else f"peak RSS {_fmt_bytes(rss)}"
+            if e.get("ratio_vs_gomaxprocs_4") is not None:
+                other += f"\n{e['ratio_vs_gomaxprocs_4']:.2f}x P=4 ns/alloc"
+            if e["error"] is not None:
+                ns = "-"
+                other += f"\n{e['error'][:60]}"
         result = "" if r.passed is None else ("[green]PASS[/]" if r.passed else "[red]MISS[/]")
         t.add_row(r.bench, r.case, r.impl, str(procs or ""), ns, _fmt_ratio(r.ratio_trampoline),
                   _fmt_ratio(r.ratio_uvloop), other, ", ".join(r.targets), result)
@@ -839,7 +976,9 @@ def render(rows: list[Row], checks: list[Target], console: Any = None) -> None:
             if c.unit == "x":
                 meas, lim = f"{c.value:.2f}x", f"{c.limit:g}x"
             elif c.unit == "B":
-                meas, lim = f"{c.value:,.0f} B", f"{c.limit:,.0f} B"
+                meas, lim = _fmt_bytes(c.value), _fmt_bytes(c.limit)
+            elif c.unit == "cycles":
+                meas, lim = f"{c.value:.0f}", f"{c.limit:.0f}"
             else:
                 meas, lim = f"{c.value:,.0f}/s", f"{c.limit:,.0f}/s"
             s.add_row(c.target, c.case, meas, lim, "[green]PASS[/]" if c.passed else "[red]MISS[/]")

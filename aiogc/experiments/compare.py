@@ -21,7 +21,6 @@ import argparse
 import csv
 import math
 import os
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -30,6 +29,7 @@ from typing import Any
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError
 from aiogc.experiments.output import fitted_table, table_console
+from aiogc.experiments.progress import Progress, add_progress_argument, progress_reporter, usable_cpus
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.io import nan_to_none, write_json
 from aiogc.trace.metrics import summarize
@@ -39,7 +39,6 @@ WARMUP = 1
 MAX_TIMELINE_POINTS = 4000
 
 Timeline = list[tuple[int, int, int]]  # (virtual ns, heap live, heap goal)
-Progress = Callable[[int, int, str], None]  # (done, total, description of the run just finished)
 
 
 # ---- one run --------------------------------------------------------------------------------------------
@@ -150,7 +149,7 @@ def compare(seeds: int | Sequence[int], gomaxprocs_list: Sequence[int], cycles: 
         g, y, s = specs[i][:3]
         return f"gomaxprocs={g} fix={'on' if y else 'off'} seed={s}"
 
-    njobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    njobs = jobs if jobs is not None else usable_cpus()
     njobs = min(njobs, total)
     if njobs <= 1:
         for i, spec in enumerate(specs):
@@ -158,9 +157,13 @@ def compare(seeds: int | Sequence[int], gomaxprocs_list: Sequence[int], cycles: 
             if progress is not None:
                 progress(i + 1, total, desc(i))
     else:
+        # The costliest runs first (more Ps; the fix off, whose runs last longer): the pool then
+        # ends with short runs, so no core idles while one long run finishes.  Results are put
+        # back in spec order, so the order of submission does not show in the output.
+        order = sorted(range(total), key=lambda i: (-specs[i][0], specs[i][1], i))
         ex = ProcessPoolExecutor(max_workers=njobs)
         try:
-            futs = {ex.submit(_task, spec): i for i, spec in enumerate(specs)}
+            futs = {ex.submit(_task, specs[i]): i for i in order}
             done = 0
             for fut in as_completed(futs):
                 i = futs[fut]
@@ -295,11 +298,11 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="plot heap vs goal and the distributions (matplotlib)")
     parser.add_argument("--jobs", type=_pos_int, default=None, metavar="N",
                         help="worker processes (default: every core)")
+    add_progress_argument(parser)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``aiogc compare``: run, print the table, write --json/--csv/--plot."""
-    from rich.console import Console
 
     seeds = getattr(args, "seeds", 10)
     gmps = getattr(args, "gomaxprocs", None) or [1, 2, 4, 8]
@@ -329,25 +332,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except PlotUnavailable as e:
             raise ConfigError("plot", args.plot, str(e)) from None
     out = table_console()
-    err = Console(stderr=True)
     nruns = (seeds if isinstance(seeds, int) else len(seeds)) * len(gmps) * 2
     collect: dict[str, Any] | None = {} if args.plot else None
-    if err.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("compare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=err, transient=True) as bar:
-            task = bar.add_task("", total=nruns)
-
-            def prog(done: int, total: int, what: str) -> None:
-                bar.update(task, completed=done, description=what)
-
-            result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog, gogc=gogc, collect=collect)
-    else:
-        def prog_plain(done: int, total: int, what: str) -> None:
-            print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
-
-        result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog_plain, gogc=gogc, collect=collect)
+    with progress_reporter("compare", nruns, getattr(args, "progress", None)) as prog:
+        result = compare(seeds, gmps, cycles, jobs=jobs, progress=prog, gogc=gogc, collect=collect)
     out.print(render_table(result))
     if args.json:
         write_json(args.json, result, allow_nan=False)

@@ -54,6 +54,7 @@ from aiogc.config import Config, parse_bool, parse_gogc
 from aiogc.errors import AiogcError, ConfigError
 from aiogc.experiments.compare import seed_list
 from aiogc.experiments.output import PIPED_WIDTH, fits, fitted_table, table_console
+from aiogc.experiments.progress import Progress, add_progress_argument, progress_reporter, usable_cpus
 from aiogc.experiments.workloads import SeedWorkload
 from aiogc.io import CLIError, check_writable, nan_to_none
 from aiogc.trace.metrics import FIELDS, CycleStats, summarize
@@ -77,7 +78,6 @@ Value = bool | int | str | None
 Point = tuple[tuple[str, Value], ...]
 JobKey = tuple[tuple[str, ...], int]  # (canonical parameter values in grid order, seed)
 Row = dict[str, Any]
-Progress = Callable[[int, int, str], None]  # (done, total, what just finished)
 
 
 class SweepError(AiogcError):
@@ -439,7 +439,9 @@ def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Exe
     total = len(todo)
     futs: dict[Future[list[Row]], tuple[Point, int]] = {}
     try:
-        for p, s in todo:
+        # The costliest jobs first (more Ps), so the pool does not end on one long job while the
+        # other workers idle; rows are sorted before any summary, so submission order never shows.
+        for p, s in sorted(todo, key=lambda job: -int(dict(job[0]).get("gomaxprocs") or 1)):
             futs[executor.submit(run_job, p, s, cycles)] = (p, s)
         for n_done, fut in enumerate(as_completed(futs), 1):
             p, s = futs[fut]
@@ -475,7 +477,7 @@ def run_sweep(grid: Grid, seeds: int | Sequence[int], cycles: int, executor: Exe
 
 # ---- executors -----------------------------------------------------------------------------------
 def local_executor(jobs: int | None = None) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, initializer=_ignore_sigint)
+    return ProcessPoolExecutor(max_workers=jobs or usable_cpus(), initializer=_ignore_sigint)
 
 
 def dask_executor(address: str, timeout: float = DEFAULT_DASK_TIMEOUT) -> tuple[Executor, Callable[[], None]]:
@@ -638,13 +640,13 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local worker processes (default: every core)")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="run on the Dask cluster whose scheduler is ADDRESS (e.g. tcp://host:8786)")
+    add_progress_argument(parser)
     parser.add_argument("--dask-timeout", type=_pos_float, default=DEFAULT_DASK_TIMEOUT, metavar="S",
                         help=f"seconds to wait for the Dask scheduler (default {DEFAULT_DASK_TIMEOUT:g})")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``aiogc sweep``: validate everything, connect, run, stream, then summary and plot."""
-    from rich.console import Console
 
     grid = parse_grid(args.grid)
     out: str | None = args.out
@@ -672,7 +674,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         executor, close = dask_executor(args.dask, args.dask_timeout)
         where = f"Dask cluster {args.dask}"
     else:
-        njobs = args.jobs or os.cpu_count() or 1
+        njobs = args.jobs or usable_cpus()
         executor = local_executor(njobs)
         where = f"{njobs} local process(es)"
 
@@ -687,28 +689,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor.shutdown(wait=ok)
 
     ok = False
-    err = Console(stderr=True)
     total_jobs = len(grid.points()) * len(seeds)
     t0 = time.perf_counter()
     try:
-        if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.description}"), console=err, transient=True) as bar:
-                task = bar.add_task("", total=None)
-
-                def prog(done: int, total: int, what: str) -> None:
-                    bar.update(task, total=total, completed=done, description=what)
-
-                result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog,
-                                   cancel_on_error=cancel)
-        else:
-            def prog_plain(done: int, total: int, what: str) -> None:
-                print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
-
-            result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume,
-                               progress=prog_plain, cancel_on_error=cancel)
+        # total: every job; with --resume the first progress call corrects it to the jobs left
+        with progress_reporter("sweep", total_jobs, getattr(args, "progress", None)) as prog:
+            result = run_sweep(grid, seeds, args.cycles, executor, out=out, resume=args.resume, progress=prog,
+                               cancel_on_error=cancel)
         ok = True
     except KeyboardInterrupt:
         if out:

@@ -22,7 +22,8 @@ Per P there is one *producer* and one *consumer*:
 
 Knobs (all exposed for sweeps): ``live_bytes`` (live heap size), ``alloc_work_ns``
 (allocation rate: bytes per ns ~ (node + leaves) / alloc_work_ns per P),
-``node_ptrs`` (pointer density), ``send_every`` (readying frequency).
+``node_ptrs`` (pointer density), ``send_every`` (readying frequency),
+``alloc_procs`` (beyond how many Ps the total allocation rate stops growing).
 
 Defaults, and why: a 4 MiB live heap (the Go 1.5 heap minimum, so GOGC=100 gives
 an 8 MiB goal and cycles are cheap to simulate); 1 KiB nodes whose 128 words are
@@ -33,6 +34,26 @@ work, i.e. ~4 B/ns per P.  The allocation rate is the knob that was tuned: at
 phase; at 1 µs assists complete more than half of them with GOMAXPROCS=4 and
 GOGC=100 (``compare`` reports the share as ``assist_completed_share``).  Nothing
 that touches the scheduler or the GC was tuned.
+
+Many Ps: the rate is per P up to ``alloc_procs`` = 8 Ps (the range it was tuned and
+validated over, ``compare``'s default GOMAXPROCS 1,2,4,8); at GOMAXPROCS = n > 8 the
+same total (8 Ps' worth) is spread over the n pairs: ``alloc_work_ns`` and
+``consume_work_ns`` are multiplied by n/8.  Why: in mark 1 Go 1.5 allocates white, so
+every node a producer links in is shaded grey by the write barrier and scanned by that
+P's next assist — each P is mid-assist a fixed fraction f (~17 % here) of the time.
+Mark 1 completes only when a marker that finishes sees nobody else marking
+(``nwait == nproc``), which with n allocating Ps happens with probability ~(1 - f)^n:
+the termination live-lock of golang/go#12041 (fixed for real only when Go 1.7 allocated
+black).  At a per-P rate this workload's mark 1 lasts ~0.1-1 ms at 64 Ps and never ends
+at 96 or more, while under the seed's assist policy nothing slows the mutators, so the
+heap grows without bound (24 GB of memory at 256 Ps).  Holding the total rate keeps
+n·f bounded, so cycles end and assists still complete phases (fix-on overshoot +11 %
+at 16 Ps, fix-off x47); ``alloc_procs=N`` (e.g. a sweep's ``--grid alloc_procs=256``)
+puts the per-P rate back up to N Ps, to study the live-lock itself.  Results at
+GOMAXPROCS <= 8 are unchanged.  Note also that when the producers outnumber
+``live_bytes`` / (``list_len`` x node bytes) (102 with the defaults) a producer's share
+cannot hold one finished list, and the live heap is set by the lists under
+construction (~ producers x half a list) rather than by ``live_bytes``.
 """
 
 from __future__ import annotations
@@ -47,7 +68,12 @@ from aiogc.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class SeedWorkload:
+class WorkloadParams:
+    """What the goroutines of one run see: the seed workload's parameters at its GOMAXPROCS
+    (``SeedWorkload.at_gomaxprocs``).  Its fields are exactly what the goroutines' frames
+    hold — the stack scanner counts one word of scan work per field, so adding a knob here
+    would change every run's timing."""
+
     live_bytes: int = 4 << 20
     node_size: int = 1024
     node_ptrs: int = 128
@@ -59,6 +85,15 @@ class SeedWorkload:
     consume_work_ns: int = 2_000
     producers_per_p: int = 1
 
+    def node_bytes(self) -> int:
+        """Approximate bytes per node with its leaves (before size-class rounding)."""
+        return self.node_size + self.leaves * self.leaf_size
+
+
+@dataclass(frozen=True)
+class SeedWorkload(WorkloadParams):
+    alloc_procs: int = 8
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
@@ -68,7 +103,7 @@ class SeedWorkload:
             raise ConfigError("node_ptrs", self.node_ptrs, f"between 1 and node_size/8 ({self.node_size // 8})")
         if self.leaves > self.node_ptrs - 1:
             raise ConfigError("leaves", self.leaves, f"at most node_ptrs - 1 ({self.node_ptrs - 1})")
-        for name in ("list_len", "send_every", "producers_per_p", "live_bytes"):
+        for name in ("list_len", "send_every", "producers_per_p", "live_bytes", "alloc_procs"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, getattr(self, name), "a positive integer")
 
@@ -79,12 +114,19 @@ class SeedWorkload:
     def with_(self, **kw: Any) -> SeedWorkload:
         return dataclasses.replace(self, **kw)
 
-    def node_bytes(self) -> int:
-        """Approximate bytes per node with its leaves (before size-class rounding)."""
-        return self.node_size + self.leaves * self.leaf_size
+    def at_gomaxprocs(self, gomaxprocs: int) -> WorkloadParams:
+        """The parameters the goroutines run with at ``gomaxprocs`` Ps: beyond ``alloc_procs``
+        Ps the work per node (``alloc_work_ns``, ``consume_work_ns``) grows as
+        gomaxprocs/alloc_procs, so the total allocation rate stays that of ``alloc_procs`` Ps
+        (see the module docstring)."""
+        kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(WorkloadParams)}
+        if gomaxprocs > self.alloc_procs:
+            kw["alloc_work_ns"] = self.alloc_work_ns * gomaxprocs // self.alloc_procs
+            kw["consume_work_ns"] = self.consume_work_ns * gomaxprocs // self.alloc_procs
+        return WorkloadParams(**kw)
 
 
-async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[bool]) -> None:
+async def _producer(w: WorkloadParams, share: int, out: aiogc.Chan, stop: list[bool]) -> None:
     alloc = aiogc.alloc
     compute = aiogc.compute
     kept: deque[Any] = deque()  # heads of finished lists: this goroutine's live heap
@@ -115,7 +157,7 @@ async def _producer(w: SeedWorkload, share: int, out: aiogc.Chan, stop: list[boo
     out.close()
 
 
-async def _consumer(w: SeedWorkload, inp: aiogc.Chan) -> None:
+async def _consumer(w: WorkloadParams, inp: aiogc.Chan) -> None:
     compute = aiogc.compute
     async for node in inp:
         await compute(w.consume_work_ns)
@@ -136,7 +178,7 @@ def _enough() -> bool:
     return n is not None and rt.stats is not None and len(rt.stats.cycles) >= n
 
 
-async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None) -> dict[str, Any]:
+async def seed_main(workload: SeedWorkload, *, cycles: int = 10, duration_ns: int | None = None) -> dict[str, Any]:
     """Run the seed workload until ``cycles`` GC cycles have finished (or ``duration_ns`` passed).
 
     The producers stop allocating the moment the ``cycles``-th cycle has finished (``_enough``),
@@ -144,6 +186,8 @@ async def seed_main(w: SeedWorkload, *, cycles: int = 10, duration_ns: int | Non
     """
     rt = aiogc.current_runtime()
     sched = rt.sched
+    w = workload.at_gomaxprocs(sched.gomaxprocs)
+    del workload  # this frame is a goroutine stack: it holds only what the run uses
     nprod = sched.gomaxprocs * w.producers_per_p
     share = max(1, w.live_bytes // nprod)
     stop = [False]
