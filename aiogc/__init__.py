@@ -1,11 +1,6 @@
 """aiogc: an executable model of Go's goroutine scheduler and concurrent GC, on asyncio."""
 
-# The collector's modules are imported first: importing a submodule of the ``aiogc.gc``
-# package sets ``aiogc.gc`` to that package, and the public name ``aiogc.gc`` must be the
-# ``runtime.GC()`` function bound below.
-import aiogc.gc.assist
-import aiogc.gc.cycle
-import aiogc.gc.workers  # noqa: F401
+from aiogc.collector.heap import Ref, Weak
 from aiogc.config import Config
 from aiogc.errors import (
     ChanClosed,
@@ -17,7 +12,6 @@ from aiogc.errors import (
     RuntimeEnded,
     UseAfterFree,
 )
-from aiogc.gc.heap import Ref, Weak
 from aiogc.loop import EventLoopPolicy, Loop, install, new_event_loop
 from aiogc.runtime import (
     Runtime,

@@ -19,10 +19,10 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, overload
 
+from aiogc.collector.cycle import Collector
+from aiogc.collector.heap import MAX_ALLOC, Ref, Weak
 from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
-from aiogc.gc.cycle import Collector
-from aiogc.gc.heap import MAX_ALLOC, Ref, Weak
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
 from aiogc.sched.p import CUR, P_DEAD, P
@@ -33,7 +33,7 @@ from aiogc.trace.events import EventBus
 from aiogc.trace.metrics import GCStats
 
 if TYPE_CHECKING:
-    from aiogc.gc.heap import Ref
+    from aiogc.collector.heap import Ref
     from aiogc.trace.metrics import MemStats
 
 

@@ -14,7 +14,7 @@ import time
 import timeit
 
 import aiogc
-from aiogc.gc.heap import Heap, Ref
+from aiogc.collector.heap import Heap, Ref
 
 N_ALLOC = 100_000
 N_HELD = 100_000

@@ -18,6 +18,7 @@ import pytest
 from helpers import events, recorded_runtime
 
 import aiogc
+from aiogc.collector.assist import gc_assist_alloc
 from aiogc.experiments.workloads import SeedWorkload, seed_main
 from aiogc.trace.events import (
     AssistEnd,
@@ -38,7 +39,6 @@ from aiogc.trace.metrics import FIELDS, CycleStats
 
 SEED_RUN = dict(gomaxprocs=2, seed=1, cycles=6)  # GOMAXPROCS=2: the real-Go data (at 4 the seed can livelock)
 
-gc_assist_alloc = __import__("sys").modules["aiogc.gc.assist"].gc_assist_alloc
 
 
 class AssistProbe:

@@ -48,7 +48,7 @@ def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyPatch) 
     def boom(*a: Any, **k: Any) -> Any:
         raise AssertionError("an event was built with nobody listening")
 
-    for modname in ("aiogc.sched.sched", "aiogc.gc.cycle", "aiogc.gc.assist", "aiogc.gc.workers"):
+    for modname in ("aiogc.sched.sched", "aiogc.collector.cycle", "aiogc.collector.assist", "aiogc.collector.workers"):
         mod = sys.modules[modname]
         for k in ALL_KINDS:
             if hasattr(mod, k.kind):

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 import aiogc
+from aiogc.collector import pacer as pacer_mod
+from aiogc.collector.sizeclass import round_size
 from aiogc.errors import UseAfterFree
-from aiogc.gc.sizeclass import round_size
 from aiogc.trace.events import Event, GCDone, GCStart
 
 # Weak pointers to objects under observation (they are not roots): see the module docstring.
@@ -471,7 +472,6 @@ def test_gc_from_several_goroutines_serialises() -> None:
 
 # ----------------------------------------------------------------------------- the pacer, on the runtime
 
-pacer_mod = __import__("sys").modules["aiogc.gc.pacer"]
 
 
 class PacerProbe:

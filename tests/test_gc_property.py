@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import aiogc
-from aiogc.gc.heap import Ref
+from aiogc.collector.heap import Ref
 
 Key = tuple[int, int]  # (object id, generation)
 

@@ -1,4 +1,4 @@
-"""Tests of aiogc.gc.heap: allocation, rounding, accounting, Ref semantics, sweep, storage reuse."""
+"""Tests of aiogc.collector.heap: allocation, rounding, accounting, Ref semantics, sweep, storage reuse."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
+from aiogc.collector.heap import Heap, Ref
+from aiogc.collector.sizeclass import round_size
 from aiogc.errors import Throw, UseAfterFree
-from aiogc.gc.heap import Heap, Ref
-from aiogc.gc.sizeclass import round_size
 
 # ---------------------------------------------------------------------- allocation
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent / "aiogc"
 LAYERS: list[tuple[str, ...]] = [
     ("aiogc.errors", "aiogc.config", "aiogc.argtypes", "aiogc.trace.events", "aiogc.trace.metrics"),
     ("aiogc.sched",),
-    ("aiogc.gc",),
+    ("aiogc.collector",),
     ("aiogc.trace",),
     ("aiogc.runtime",),
     ("aiogc.view",),
@@ -115,15 +115,15 @@ def test_the_checker_sees_violations_but_not_type_only_imports() -> None:
         "from aiogc.sched.g import G\n"
         "def f():\n"
         "    from aiogc.cli import main\n"
-        "    from ..gc import cycle\n"
+        "    from ..collector import cycle\n"
     )
     bad = violations(src, "aiogc.sched.probe")
-    assert [b.split(" imports ")[1].split(" ")[0] for b in bad] == ["aiogc.cli", "aiogc.gc"]
+    assert [b.split(" imports ")[1].split(" ")[0] for b in bad] == ["aiogc.cli", "aiogc.collector"]
 
 
 TRAPS = {"GOSCHED", "PARK", "SAFEPOINT", "TICK", "STW"}
 # The hot paths sched/traps.py lists, with the reason measured there.
-RAW_YIELD_ALLOWED = {"aiogc.sched.traps", "aiogc.runtime", "aiogc.gc.cycle", "aiogc.sched.sync"}
+RAW_YIELD_ALLOWED = {"aiogc.sched.traps", "aiogc.runtime", "aiogc.collector.cycle", "aiogc.sched.sync"}
 
 
 def test_raw_trap_yields_only_where_traps_py_lists_them() -> None:
@@ -140,8 +140,8 @@ def test_raw_trap_yields_only_where_traps_py_lists_them() -> None:
 
 
 def test_the_collector_never_branches_on_the_clock_kind() -> None:
-    """gc/ asks the clock service (now, charge, cost) instead of testing virtual vs wall."""
-    for path in sorted((ROOT / "gc").rglob("*.py")):
+    """collector/ asks the clock service (now, charge, cost) instead of testing virtual vs wall."""
+    for path in sorted((ROOT / "collector").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in ("virtual", "clock_kind"):

@@ -1,4 +1,4 @@
-"""Tests of aiogc.gc.mark: gcWork buffers, greyobject/scanobject, drain budgets, marking = reachability,
+"""Tests of aiogc.collector.mark: gcWork buffers, greyobject/scanobject, drain budgets, marking = reachability,
 the write barrier, checkmark."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiogc.collector.heap import Heap
+from aiogc.collector.mark import GCWork, Marker
 from aiogc.errors import CheckmarkError, Throw
-from aiogc.gc.heap import Heap
-from aiogc.gc.mark import GCWork, Marker
 
 # ---------------------------------------------------------------------- helpers
 

@@ -1,4 +1,4 @@
-"""The Go 1.5 pacer (aiogc.gc.pacer): formulas, clamps, PacerState cycles, gcpacertrace, closed loops.
+"""The Go 1.5 pacer (aiogc.collector.pacer): formulas, clamps, PacerState cycles, gcpacertrace, closed loops.
 
 Hand-worked values are stated next to each assertion.  The design-simulator data in
 /work/shared/data/go15-pacer-sim is used to cross-check the trigger controller exactly.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aiogc.gc import pacer
-from aiogc.gc.pacer import (
+from aiogc.collector import pacer
+from aiogc.collector.pacer import (
     DEFAULT_HEAP_MINIMUM,
     GC_GOAL_UTILIZATION,
     HEAP_INFINITE,
@@ -599,7 +599,7 @@ def test_pacer_state_steady_loop_settles(alloc_per_ns: float) -> None:
 
 def test_set_gc_percent_keeps_a_custom_heap_minimum_base() -> None:
     """The heap minimum is rescaled from the runtime's own base (Config.heap_minimum), not Go's 4 MiB."""
-    from aiogc.gc.pacer import PacerState
+    from aiogc.collector.pacer import PacerState
 
     st = PacerState(gogc=100, gomaxprocs=1, heap_minimum_base=1 << 20)
     assert st.heap_minimum == 1 << 20

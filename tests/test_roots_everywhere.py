@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import pytest
 
 import aiogc
-from aiogc.gc.heap import Ref
+from aiogc.collector.heap import Ref
 
 # 64a32ffe: at the seed a phase whose grey work is gone is completed only by a marker that stops
 # marking; with pointer-free churn (no assist debt) and no idle P nobody does, and the cycles these

@@ -970,3 +970,33 @@ def test_seed_workload_with_the_collector_on_both_scheduler_paths() -> None:
         rt.run(seed_main(SeedWorkload(), cycles=3))
         assert len(rt.stats.cycles) >= 3
         assert rt.sched.nsched > 100
+
+
+def test_sched_slowpath_really_takes_the_named_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above is not vacuous: with sched_slowpath every switch calls Sched.execute and every
+    gosched Sched.gosched_impl; without it the trampoline's inlined copies run instead."""
+    from aiogc.sched.sched import Sched
+
+    calls = {"execute": 0, "gosched_impl": 0}
+    for name in calls:
+        orig = getattr(Sched, name)
+
+        def counted(self: Sched, *a: Any, _orig: Any = orig, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _orig(self, *a)
+
+        monkeypatch.setattr(Sched, name, counted)
+
+    async def main() -> None:
+        for _ in range(10):
+            await aiogc.gosched()
+
+    for slow in (False, True):
+        for k in calls:
+            calls[k] = 0
+        rt = aiogc.Runtime(gomaxprocs=2, gogc=None, sched_slowpath=slow)
+        rt.run(main())
+        if slow:
+            assert calls == {"execute": rt.sched.nsched, "gosched_impl": 10}
+        else:
+            assert calls == {"execute": 0, "gosched_impl": 0}

@@ -6,7 +6,7 @@ import bisect
 
 import pytest
 
-from aiogc.gc.sizeclass import (
+from aiogc.collector.sizeclass import (
     CLASS_NPAGES,
     MAX_SMALL_SIZE,
     NUM_SIZE_CLASSES,

@@ -440,7 +440,7 @@ def build_graph(n: int, seed: int = 1) -> tuple[Any, list[list[int]], list[int]]
     Returns (aiogc Heap, the same graph as Python adjacency lists (nil = -1), roots)."""
     import numpy as np
 
-    from aiogc.gc.heap import Heap
+    from aiogc.collector.heap import Heap
 
     rng = np.random.default_rng(seed)
     nptrs = rng.integers(0, 5, size=n)
@@ -488,7 +488,7 @@ def python_bfs(adj: list[list[int]], roots: list[int]) -> tuple[int, int]:
 
 
 def aiogc_mark(heap: Any, roots: list[int]) -> tuple[int, int]:
-    from aiogc.gc.mark import Marker
+    from aiogc.collector.mark import Marker
 
     heap.mark[:] = 0
     m = Marker(heap)

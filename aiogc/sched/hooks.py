@@ -1,4 +1,4 @@
-"""The scheduler's interface to the collector: what ``sched/`` may ask of ``gc/``, and nothing more.
+"""The scheduler's interface to the collector: what ``sched/`` may ask of ``collector/``, and nothing more.
 
 The scheduler knows the collector only through this protocol (Go's runtime is one package; the
 calls below are where proc1.go calls into mgc.go):
@@ -9,7 +9,7 @@ calls below are where proc1.go calls into mgc.go):
                                     and a removed P's (its background mark worker exits);
   * ``procresize(n)``               ``procresize`` changed GOMAXPROCS (the pacer's worker goals).
 ``Sched.gc_blacken_enabled`` is the one flag the collector sets in the scheduler.  The collector,
-in the layer above, imports the scheduler freely; the scheduler never imports ``aiogc.gc``.
+in the layer above, imports the scheduler freely; the scheduler never imports ``aiogc.collector``.
 """
 
 from __future__ import annotations

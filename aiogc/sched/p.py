@@ -89,7 +89,7 @@ class P(asyncio.AbstractEventLoop):
         self.t_idle = 0
         self.idle_since = 0
         # GC per-P state, owned by the collector (set by its GCHooks.init_p): the grey cache
-        # (Go's p.gcw, an aiogc.gc.mark gcWork), the mcache's free-slot count per size class, and
+        # (Go's p.gcw, an aiogc.collector.mark gcWork), the mcache's free-slot count per size class, and
         # this P's background mark worker.
         self.gcw: Any = None
         self.mcache: list[int] = []

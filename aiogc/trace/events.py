@@ -1,6 +1,6 @@
 """The event bus and the typed events: the one channel by which the model talks to what watches it.
 
-Data flows one way.  ``sched/`` and ``gc/`` build an event record and call
+Data flows one way.  ``sched/`` and ``collector/`` build an event record and call
 ``EventBus.emit``; trace writers (gctrace, gcpacertrace, schedtrace, Perfetto),
 metrics and the live view subscribe.  Nobody subscribed means ``bus.on`` is
 False, and every emit site in the model is guarded by it
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from aiogc.gc.work import CycleWork
+    from aiogc.collector.work import CycleWork
     from aiogc.trace.metrics import CycleStats
 
 

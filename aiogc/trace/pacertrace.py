@@ -6,7 +6,7 @@ Two lines per background cycle, on stderr, as go1.5 prints them:
   * in ``endCycle`` (``GCPacerEnd``): ``pacer: H_m_prev=... u_a/u_g=...``.
 Forced cycles print neither (Go 1.5's forced modes skip startCycle/endCycle).
 
-The collector only emits the events (``aiogc.gc.cycle``); formatting and printing live here,
+The collector only emits the events (``aiogc.collector.cycle``); formatting and printing live here,
 so the model never writes to a stream.
 """
 

@@ -81,8 +81,8 @@ from typing import Any
 
 import numpy as np
 
+from aiogc.collector.sizeclass import round_size
 from aiogc.errors import RuntimeEnded, Throw, UseAfterFree
-from aiogc.gc.sizeclass import round_size
 
 __all__ = ["Heap", "Ref", "Weak", "PTR_SIZE", "MAX_ALLOC"]
 

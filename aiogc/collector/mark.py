@@ -60,8 +60,8 @@ from itertools import chain
 
 import numpy as np
 
+from aiogc.collector.heap import PTR_SIZE, Heap
 from aiogc.errors import CheckmarkError, Throw
-from aiogc.gc.heap import PTR_SIZE, Heap
 
 __all__ = ["GCWork", "Marker", "WORKBUF_SIZE"]
 

@@ -62,8 +62,8 @@ from collections import deque
 from types import FrameType
 from typing import Any
 
+from aiogc.collector.heap import Ref
 from aiogc.errors import CheckmarkError
-from aiogc.gc.heap import Ref
 from aiogc.sched.g import G as _G
 from aiogc.sched.sync import Chan as _CHAN
 
@@ -75,7 +75,7 @@ _FRAMES = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
 # contextvars.Context: a goroutine's context is copied from the host thread's, so walking it
 # would charge the host environment (a Dask worker's whole state) to the program's stack;
 # ContextVar values are kept by the live-handle table instead.
-_OPAQUE_MODULES = ("aiogc.sched", "aiogc.gc", "aiogc.trace", "aiogc.runtime", "aiogc.config", "aiogc.view",
+_OPAQUE_MODULES = ("aiogc.sched", "aiogc.collector", "aiogc.trace", "aiogc.runtime", "aiogc.config", "aiogc.view",
                    "uvloop", "socket", "ssl", "selectors", "numpy", "rich", "concurrent", "threading",
                    "multiprocessing", "_thread", "logging", "io", "_io", "_contextvars")
 

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiogc.gc.pacer import GC_BG_CREDIT_SLACK
+from aiogc.collector.pacer import GC_BG_CREDIT_SLACK
 from aiogc.sched.g import RUNNABLE, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.traps import park_trap, safepoint_trap
 from aiogc.trace.events import WorkerEnd, WorkerStart
 
 if TYPE_CHECKING:
-    from aiogc.gc.cycle import Collector
+    from aiogc.collector.cycle import Collector
 
 DEDICATED = "dedicated"
 FRACTIONAL = "fractional"

@@ -58,15 +58,15 @@ from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from aiogc.collector.assist import gc_assist_alloc
+from aiogc.collector.heap import Heap, Ref
+from aiogc.collector.mark import Marker
+from aiogc.collector.pacer import PacerState, fake_first_cycle_marked, heap_goal
+from aiogc.collector.roots import RootScanner, python_held_ids
+from aiogc.collector.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
+from aiogc.collector.work import CycleWork
+from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
-from aiogc.gc.assist import gc_assist_alloc
-from aiogc.gc.heap import Heap, Ref
-from aiogc.gc.mark import Marker
-from aiogc.gc.pacer import PacerState, fake_first_cycle_marked, heap_goal
-from aiogc.gc.roots import RootScanner, python_held_ids
-from aiogc.gc.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE_CLASSES, round_size
-from aiogc.gc.work import CycleWork
-from aiogc.gc.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.sched.g import DEAD, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.sched import Sched
@@ -201,7 +201,7 @@ class Collector:
 
     def now(self, p: P | None = None) -> int:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
-        return int(self.clock.now(p))
+        return self.clock.now(p)
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:

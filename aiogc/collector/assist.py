@@ -38,7 +38,7 @@ from aiogc.sched.traps import park_trap, tick_trap
 from aiogc.trace.events import AssistEnd, AssistStart
 
 if TYPE_CHECKING:
-    from aiogc.gc.cycle import Collector
+    from aiogc.collector.cycle import Collector
 
 RETRY_SLEEP = 100e-6  # seconds: go1.5's timeSleep(100 µs)
 ASSIST_CHUNK = 16 * 1024  # scan work per drain step (as the background workers' CHUNK)

@@ -1,1 +1,0 @@
-"""The concurrent garbage collector model: heap, roots, mark, pacer, cycle, workers, assists."""
