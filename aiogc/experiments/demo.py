@@ -25,12 +25,17 @@ import argparse
 import dataclasses
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogc.argtypes import integer as _int
 from aiogc.argtypes import positive_float as _pos_float
 from aiogc.argtypes import positive_int as _pos_int
 from aiogc.errors import ConfigError, GoroutinePanic
+
+if TYPE_CHECKING:
+    import aiogc
+    from aiogc.experiments.workloads import SeedWorkload
+    from aiogc.view.live import RunRecord
 
 EXIT_INTERRUPTED = 130
 
@@ -76,6 +81,19 @@ def _config(args: argparse.Namespace, yield_after_assist: bool) -> Any:
     return Config(gomaxprocs=gmp, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist, clock="virtual")
 
 
+
+def _run_headless(args: argparse.Namespace, yield_after_assist: bool, workload: SeedWorkload, cycles: int,
+                  duration_ns: int | None) -> tuple[RunRecord, aiogc.Runtime]:
+    """One run of the seed workload with no view, recorded: the run shown beside (or after) the live one."""
+    import aiogc
+    from aiogc.experiments.workloads import seed_main
+    from aiogc.view.live import RunRecord
+
+    rt = aiogc.Runtime(_config(args, yield_after_assist))
+    rec = RunRecord.attach(rt, _mode(yield_after_assist))
+    rt.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+    return rec, rt
+
 def _mode(y: bool) -> str:
     return "fix on" if y else "fix off"
 
@@ -94,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import aiogc
     from aiogc.experiments.workloads import SeedWorkload, seed_main
-    from aiogc.view.live import LiveSession, RunRecord, fmt_speed, summary_table
+    from aiogc.view.live import LiveSession, fmt_speed, summary_table
 
     y = not getattr(args, "no_yield", False)
     cfg = _config(args, y)
@@ -121,9 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The other mode first, headless and recorded, to be shown next to the live run.
         say(f"recording the {_mode(other)} run of the same seed, to show it side by side...")
         try:
-            rt2 = aiogc.Runtime(_config(args, other))
-            reference = RunRecord.attach(rt2, _mode(other))
-            rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+            reference, _ = _run_headless(args, other, workload, cycles, duration_ns)
             results[_mode(other)] = reference.cycles
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
@@ -156,9 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not interrupted and _mode(other) not in results:
         say(f"running the same seed with the {_mode(other)} (headless) for comparison...")
         try:
-            rt2 = aiogc.Runtime(_config(args, other))
-            rec = RunRecord.attach(rt2, _mode(other))
-            rt2.run(seed_main(workload, cycles=cycles, duration_ns=duration_ns))
+            rec, rt2 = _run_headless(args, other, workload, cycles, duration_ns)
             results[_mode(other)] = rec.cycles
             say(f"{_mode(other)}: {_cycles_line(results[_mode(other)], rt2)}")
         except KeyboardInterrupt:
