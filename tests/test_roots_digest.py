@@ -135,3 +135,22 @@ def test_the_host_threads_context_variables_change_nothing(baseline: tuple[str, 
         return digest()
 
     assert contextvars.copy_context().run(run_in_host_context) == baseline
+
+
+def test_a_runtime_generator_does_not_hide_pending_program_values() -> None:
+    """The charged walk meeting aiogc's own generator scans it for free with its own work list,
+    so the program values still pending stay charged, whichever order the referents come in."""
+    from aiogc.collector.roots import RootScanner
+
+    def charged(make: Callable[[Any, Any], list[Any]]) -> int:
+        gen = Chan[int]().recv()  # a runtime generator (aiogc/sched/sync.py)
+        next_values = list(range(1000))
+        sc = RootScanner(heap=None)
+        sc.scan_value(make(next_values, gen))
+        gen.close()
+        return sc.words
+
+    before = charged(lambda vals, gen: [vals, gen])
+    after = charged(lambda vals, gen: [gen, vals])
+    assert before == after, f"scan work depends on referent order: {before} vs {after}"
+    assert before >= 1000, f"the 1000-element list was not charged: {before} words"

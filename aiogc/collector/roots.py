@@ -253,10 +253,15 @@ class RootScanner:
                 code = _code_of(v)
                 if charge and code is not None and is_runtime_code(code):
                     # aiogc's own generator met on a program's stack: scanned for free
+                    # with its own work list: the values still pending in this walk are
+                    # the program's and stay charged whatever order the referents come in
                     self.words += words
                     words = 0
-                    self.scan_value(v, charge=False)
-                    todo = self._todo
+                    self._todo = []
+                    try:
+                        self.scan_value(v, charge=False)
+                    finally:
+                        self._todo = todo
                     continue
                 words += 2  # the frame header: return address and frame pointer
                 _frame_values(v, todo)
