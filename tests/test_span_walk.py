@@ -97,6 +97,7 @@ def test_memory_the_heap_held_before_does_not_fault_again() -> None:
         marks.append(aiogc.current_runtime().now_ns())
         held = [await aiogc.alloc(MIB) for _ in range(40)]
         marks.append(aiogc.current_runtime().now_ns())
+        assert len(held) == 40
 
     rt.run(main())
     again = marks[1] - marks[0]
