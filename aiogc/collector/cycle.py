@@ -67,7 +67,7 @@ from aiogc.collector.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE
 from aiogc.collector.work import CycleWork
 from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
-from aiogc.sched.g import DEAD, WAITING, G
+from aiogc.sched.g import DEAD, RUNNING, WAITING, G
 from aiogc.sched.p import P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
@@ -118,6 +118,10 @@ class MarkSignal:
         self.alloc_at = 0
         self.latency_ns = -1
 
+
+#: How often ``forEachP``'s caller looks whether the other Ps have passed their safe point (it
+#: sleeps until the last one wakes it; 1 µs bounds the model's late wake-up).
+FOREACHP_POLL_NS = 1_000
 
 #: ``recordspan``'s first ``h_allspans`` array: 64 KiB of pointers; each growth is 3/2.
 ALLSPANS_MIN_CAP = 64 * 1024 // 8
@@ -210,6 +214,25 @@ class Collector:
     def now(self, p: P | None = None) -> int:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
         return self.clock.now(p)
+
+    async def _for_each_p(self, p: P) -> P:
+        """Models ``forEachP``'s wait: every other P must pass a safe point before the caller goes on.
+
+        ``preemptall`` asks the goroutine running on each other P to stop; the caller then sleeps
+        (``notetsleep`` on ``safePointNote``, holding its P) until the last of them has stopped,
+        here in steps of ``FOREACHP_POLL_NS``.  The function each P runs at its safe point (a
+        ``gcw`` flush, or nothing for the write barrier's ragged barrier) is applied by the caller
+        after the wait.  Mark workers are asked to stop but not waited for (they poll the flag and
+        park).  Returns the caller's P.
+        """
+        asked = self.sched.preemptall(p)
+        # A G has passed its safe point once its request is gone (gopreempt_m clears it, and so
+        # does execute when the G runs again) or it no longer runs there (it parked).
+        while any(q.curg is g and g.status == RUNNING and g.preempt for q, g in asked):
+            self.clock.charge(p, FOREACHP_POLL_NS)
+            await safepoint_trap()
+            p = current_p()
+        return p
 
     def _grow_allspans(self, p: P) -> None:
         """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of
@@ -447,7 +470,7 @@ class Collector:
         # preemptall sends the goroutine running on every other P to the global queue; then
         # blackening on.
         self._set_phase(GC_MARK, p)
-        sched.preemptall(p)
+        p = await self._for_each_p(p)
         if cfg.assist_in_scan:
             pacer.bg_mark_start_ns = self.now(p)  # 510fd135: workers' utilisation is timed from here
         else:
@@ -468,7 +491,7 @@ class Collector:
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
         self.clock.charge(p, scanner.words * self.c_word)
-        sched.preemptall(p)
+        p = await self._for_each_p(p)
         for q in sched.allp:
             q.gcw.dispose()
         # 14. Mark 2 if work remains (64a32ffe: always, the scheduler completing it if no

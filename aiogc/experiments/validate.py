@@ -12,8 +12,10 @@ the file name's ``-P<n>``; files without exact heap bytes are skipped).
 Per reference set (commit, GOMAXPROCS) the model runs the same program and configuration:
 the seed workload with its defaults (4 MiB live, ``alloc_work_ns`` 1000, GOGC=100), the same
 GOMAXPROCS, ``Config.go_commit`` = the commit, one run per seed, each stopped after the same
-number of GC cycles as ``seedload -cycles`` or a virtual-time bound (``seedload -max_s``), and
-the same kept cycles (gc 3..62: cycles 1-2 are start-up).
+number of GC cycles as ``seedload -cycles`` or a virtual-time bound (``seedload -max_s``), or
+when its heap passes ``--max-heap-gib`` (default 1 GiB: the model's stand-in for the OOM kill that
+ended two real parent runs at ~22 GB; a larger bound costs ~0.3 GB of memory and ~6 s per GiB
+of heap), and the same kept cycles (gc 3..62: cycles 1-2 are start-up).
 
 Columns, computed the same way from both sides:
   overshoot       (heap at mark termination - goal) / goal, mean / p50 / p90 / p99
@@ -25,9 +27,10 @@ Columns, computed the same way from both sides:
 Percentiles interpolate linearly, as the reference summaries do.
 
 Bands (the targets of issue 11; ``BANDS``): each is checked on the model's figure against real
-Go's and marked ``ok`` or ``OUT``; figures without a band are shown unmarked.  A run the virtual
-bound stopped while the coordinator was still waiting is reported (its wait is censored: it
-is at least the time shown) and not counted as a cycle, as real Go's stopped runs are not.
+Go's and marked ``ok`` or ``OUT``; figures without a band are shown unmarked.  A run a bound
+(virtual time or heap) stopped while the coordinator was still waiting is reported (its wait is
+censored: it is at least the time shown) and not counted as a cycle, as real Go's stopped runs
+are not.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from typing import Any
 
 from aiogc.config import GO_SERIES, resolve_go_commit
 from aiogc.errors import ConfigError
+from aiogc.experiments.workloads import MAX_HEAP_BYTES
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 KEEP_FIRST, KEEP_LAST = 3, 62  # the kept cycles, as in the reference summaries (gc 1-2 are start-up)
@@ -213,14 +217,15 @@ def reference_files(against: str | None) -> list[str]:
 
 
 # ---- the model's side ---------------------------------------------------------------------------------
-def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int) -> dict[str, Any]:
+def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
+              max_heap_bytes: int = MAX_HEAP_BYTES) -> dict[str, Any]:
     """One model run of the seed workload as seedload runs: kept cycles as ``Cycle`` fields, and the
-    censored wait of a coordinator still waiting when the virtual-time bound stopped the run."""
+    censored wait of a coordinator still waiting when a bound (virtual time, heap) stopped the run."""
     import aiogc
     from aiogc.experiments.workloads import SeedWorkload, seed_main
 
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=100, seed=seed, go_commit=commit, clock="virtual", godebug="")
-    summary = rt.run(seed_main(SeedWorkload(), cycles=cycles, duration_ns=max_ns))
+    summary = rt.run(seed_main(SeedWorkload(), cycles=cycles, duration_ns=max_ns, max_heap_bytes=max_heap_bytes))
     stopped = summary["stopped_by"] != "cycles"
     out = []
     for c in rt.stats.cycles:
@@ -241,7 +246,7 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int)
     return {"cycles": out, "waiting_ns": waiting, "virtual_ns": rt.now_ns(), "stopped_by": summary["stopped_by"]}
 
 
-def _task(spec: tuple[str, int, int, int, int]) -> dict[str, Any]:
+def _task(spec: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
     return run_model(*spec)
 
 
@@ -257,7 +262,8 @@ class SetResult:
 
 def validate(against: str | None = None, runs: int | None = None, cycles: int = SEEDLOAD_CYCLES,
              max_ns: int = SEEDLOAD_MAX_NS, jobs: int | None = None, only: Sequence[tuple[str, int]] = (),
-             progress: Callable[[int, int], None] | None = None) -> list[SetResult]:
+             progress: Callable[[int, int], None] | None = None,
+             max_heap_bytes: int = MAX_HEAP_BYTES) -> list[SetResult]:
     """Run the model for every reference set and summarize both sides (see the module docstring)."""
     ref = load_reference(reference_files(against))
     if only:
@@ -268,7 +274,7 @@ def validate(against: str | None = None, runs: int | None = None, cycles: int = 
     specs = []
     for k in keys:
         n = runs if runs is not None else ref[k]["runs"]
-        specs += [(k[0], k[1], seed, cycles, max_ns) for seed in range(1, n + 1)]
+        specs += [(k[0], k[1], seed, cycles, max_ns, max_heap_bytes) for seed in range(1, n + 1)]
     results: list[dict[str, Any]] = []
     if jobs == 1 or len(specs) == 1:
         for i, s in enumerate(specs):
@@ -381,7 +387,7 @@ def render_notes(results: Sequence[SetResult]) -> str:
     for r in results:
         if r.censored:
             out.append(f"GOMAXPROCS={r.gomaxprocs} {_label(r.commit)}: {len(r.censored)} of {r.runs} model runs "
-                       f"stopped by the virtual-time bound with the coordinator still waiting "
+                       f"stopped by a bound (virtual time or heap) with the coordinator still waiting "
                        f"(for at least {fmt_ns(min(r.censored))} .. {fmt_ns(max(r.censored))}); those waits "
                        "are not in the table")
     checks = band_checks(results)
@@ -402,6 +408,8 @@ def add_validate_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"stop each run after N GC cycles (seedload -cycles; default {SEEDLOAD_CYCLES})")
     p.add_argument("--max-virtual-s", type=float, default=SEEDLOAD_MAX_NS / 1e9, metavar="S",
                    help="stop each run after S seconds of virtual time (seedload -max_s; default 60)")
+    p.add_argument("--max-heap-gib", type=float, default=MAX_HEAP_BYTES / (1 << 30), metavar="G",
+                   help="stop a run whose heap passes G GiB (default 1: the stand-in for real Go's OOM kill)")
     p.add_argument("--gomaxprocs", default=None, metavar="N,N",
                    help="only the reference sets at these GOMAXPROCS values")
     p.add_argument("--commit", default=None, metavar="C,C",
@@ -412,6 +420,8 @@ def add_validate_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     if not args.max_virtual_s > 0:
         raise ConfigError("--max-virtual-s", args.max_virtual_s, "a positive number of seconds")
+    if not 0 < args.max_heap_gib < 1 << 20:
+        raise ConfigError("--max-heap-gib", args.max_heap_gib, "a positive number of GiB")
     only: list[tuple[str, int]] = []
     if args.gomaxprocs or args.commit:
         ref = load_reference(reference_files(args.against))
@@ -428,7 +438,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvalidate: {done}/{total} runs")
             sys.stderr.flush()
 
-    res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), args.jobs, only, prog)
+    res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), args.jobs, only, prog,
+                   max_heap_bytes=int(args.max_heap_gib * (1 << 30)))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     print(render_markdown(res))
