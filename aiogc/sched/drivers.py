@@ -163,7 +163,7 @@ class VirtualDriver:
         while inbox:
             p, h = inbox.popleft()
             if not h._cancelled:
-                p.ready_cbs.append(h)
+                p.queue_callback(h)
                 self.sched.wake_p(p)
 
     def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
@@ -344,7 +344,7 @@ class WallDriver:
         h = asyncio.Handle(cb, args, p, ctx)
 
         def deliver() -> None:
-            p.ready_cbs.append(h)
+            p.queue_callback(h)
             self.sched.wake_p(p)
             self._kick()
 

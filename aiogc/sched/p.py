@@ -76,7 +76,11 @@ class P(asyncio.AbstractEventLoop):
         self.schedtick = 0
         self.clock = 0  # virtual time of this P, ns
         self.spinning = False
-        self.ready_cbs: deque[asyncio.Handle] = deque()
+        # asyncio callbacks queued on this P (call_soon), each with its stamp (Sched.cbseq); see
+        # run_ready_callbacks for how they share the P's run order with goroutines.
+        self.ready_cbs: deque[tuple[int, asyncio.Handle]] = deque()
+        self.cb_running = -1  # the stamp of the callback this P is running, -1 when none
+        self.cb_limit = 0  # run_ready_callbacks' bound; Sched.ready lowers it (see there)
         # Sysmon's view of this P (Go's sysmontick / pdesc[i]).
         self.sysmon_tick = 0
         self.sysmon_when = 0
@@ -136,7 +140,7 @@ class P(asyncio.AbstractEventLoop):
                 return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
-        target.ready_cbs.append(h)
+        target.queue_callback(h)
         if target.curg is None:
             # Nobody on that P will look at ready_cbs unless it is running: tell the driver.
             self.sched.wake_p(target)
@@ -306,25 +310,72 @@ class P(asyncio.AbstractEventLoop):
         raise NotImplementedError("signal handlers belong to the host loop, not to a P")
 
     # ---- callbacks ----------------------------------------------------------------------
-    def run_ready_callbacks(self) -> None:
-        """Run the callbacks queued with ``call_soon`` (future done callbacks, mostly).
+    def queue_callback(self, h: asyncio.Handle) -> None:
+        """Queue ``h`` to run on this P between goroutines, stamped with the next ``Sched.cbseq``."""
+        sched = self.sched
+        sched.cbseq += 1
+        self.ready_cbs.append((sched.cbseq, h))
 
-        Runs with no current goroutine on this P (so an asyncio Task protocol
-        ``_enter_task`` would not clash) and with this P as the running loop.
+    def next_g_qseq(self) -> int:
+        """The oldest stamp among the goroutines this P would run before looking elsewhere:
+        ``runnext``, the ring and the global queue's head (a callback queued after it waits)."""
+        s = 1 << 62
+        g = self.runnext
+        if g is not None:
+            s = g.qseq
+        for g in self.runq:  # usually in stamp order, but a kicked runnext may be older
+            if g.qseq < s:
+                s = g.qseq
+        gq = self.sched.gq
+        if gq and gq[0].qseq < s:
+            s = gq[0].qseq
+        return s
+
+    def run_ready_callbacks(self) -> None:
+        """Run the queued callbacks (``call_soon``: future done callbacks, mostly) that come
+        before every runnable goroutine in the P's run order.
+
+        Go has no callbacks; asyncio has one FIFO ready queue in which a task's step is
+        just another callback.  aiogc keeps Go's order between goroutines (``runnext``
+        first, then the ring, the global queue every 61st tick) and puts each callback
+        where asyncio would: after every goroutine that became runnable before it was
+        queued, before every one readied after.  Stamps order the two: ``Sched.cbseq``
+        counts the callbacks ever queued; a callback's stamp is its number; a G's
+        ``qseq`` is the count when it became runnable.  So callback ``s`` runs at a
+        scheduling point only if ``s <= qseq`` of every G this P would take first
+        (``next_g_qseq``).  A callback that readies a G (a future's done callback waking
+        its awaiter: asyncio's ``Task.__wakeup``, which steps the task at once) puts it
+        in ``runnext`` with the callback's own stamp (``Sched.ready``), so the woken G
+        runs before any callback queued after the one that woke it.
+
+        At most the callbacks queued when the pass starts run (a callback that queues
+        another does not starve the goroutines, as asyncio's ``_run_once``).  Runs with no
+        current goroutine on this P (so an asyncio Task protocol ``_enter_task`` would not
+        clash) and with this P as the running loop.
         """
         cbs = self.ready_cbs
-        n = len(cbs)
         sched = self.sched
+        end = sched.cbseq  # callbacks queued by this pass wait for the next one
+        limit = self.next_g_qseq()
+        if cbs[0][0] > limit:
+            return
+        self.cb_limit = limit
         # No goroutine runs now: drop the trampoline's stale current-task entry, so an asyncio
         # Task stepping as a callback here may enter (asyncio's _enter_task checks it).
         _current_tasks.pop(self, None)
         sched.in_callback += 1
         try:
-            for _ in range(n):
-                h = cbs.popleft()
-                if not h._cancelled:
-                    h._run()
+            while cbs:
+                s, h = cbs[0]
+                if s > self.cb_limit or s > end:  # (a G the last one readied runs first)
+                    break
+                cbs.popleft()
+                if h._cancelled:
+                    continue
+                self.cb_running = s
+                h._run()
         finally:
+            self.cb_running = -1
             sched.in_callback -= 1
 
 
