@@ -544,3 +544,79 @@ def test_asyncio_lock_departure_documented() -> None:
         return peak
 
     assert run(main(), gomaxprocs=1) == 2
+
+
+# ---------------------------------------------------------------- callbacks in a P's run order
+
+
+async def _callback_after_tasks() -> list[str]:
+    """A callback queued after two tasks were created (loop.call_soon(wait.cancel) in wait_for's tests)."""
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def child(name: str) -> None:
+        order.append(name)
+
+    t1 = asyncio.create_task(child("a"))
+    t2 = asyncio.create_task(child("b"))
+    loop.call_soon(order.append, "callback")
+    await asyncio.gather(t1, t2)
+    await asyncio.sleep(0.001)
+    return order
+
+
+async def _woken_before_later_callbacks() -> list[str]:
+    """A done callback that wakes a task (asyncio's Task.__wakeup steps it at once) lets the task run
+    before the future's next done callback (test_cancel_gather_1's order)."""
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    fut = loop.create_future()
+
+    async def waiter() -> None:
+        await fut
+        order.append("woken task")
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)  # the waiter parks on fut
+    fut.add_done_callback(lambda f: order.append("next done callback"))
+    loop.call_soon(fut.set_result, 1)  # completed in a callback: both done callbacks are queued
+    await task
+    await asyncio.sleep(0.001)
+    return order
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_callback_runs_after_the_goroutines_readied_before_it(procs: int) -> None:
+    # Go's runnext between the goroutines (the newest first), the callback after both; asyncio: a, b, callback.
+    assert asyncio.run(_callback_after_tasks()) == ["a", "b", "callback"]
+    assert run(_callback_after_tasks(), gomaxprocs=procs) == ["b", "a", "callback"]
+    assert run(_callback_after_tasks(), gomaxprocs=procs, runnext=False) == ["a", "b", "callback"]
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_goroutine_woken_by_a_callback_runs_before_later_callbacks(procs: int) -> None:
+    assert asyncio.run(_woken_before_later_callbacks()) == ["woken task", "next done callback"]
+    assert run(_woken_before_later_callbacks(), gomaxprocs=procs) == ["woken task", "next done callback"]
+
+
+def test_a_future_completed_from_outside_wakes_its_goroutine_before_later_callbacks() -> None:
+    """Completed outside the loop (between two run_until_complete calls), the waiter is injected into the
+    global queue (a netpoll wake-up), still ahead of the callbacks queued after its wake-up."""
+    loop = aiogc.new_event_loop(gomaxprocs=1, gogc=None)
+    try:
+        fut = loop.create_future()
+        order: list[str] = []
+
+        async def waiter() -> None:
+            await fut
+            order.append("woken task")
+
+        task = loop.create_task(waiter())
+        loop.run_until_complete(asyncio.sleep(0.001))
+        fut.add_done_callback(lambda f: order.append("next done callback"))
+        fut.set_result(1)
+        loop.run_until_complete(task)
+        loop.run_until_complete(asyncio.sleep(0.001))
+        assert order == ["woken task", "next done callback"]
+    finally:
+        loop.close()

@@ -175,7 +175,7 @@ class VirtualDriver:
         while inbox:
             p, h = inbox.popleft()
             if not h._cancelled:
-                p.queue_callback(h)
+                p.queue_callback(h, True)
                 self.sched.wake_p(p)
 
     def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
@@ -358,7 +358,7 @@ class WallDriver:
         h = asyncio.Handle(cb, args, p, ctx)
 
         def deliver() -> None:
-            p.queue_callback(h)
+            p.queue_callback(h, True)
             self.sched.wake_p(p)
             self._kick()
 

@@ -78,8 +78,10 @@ class P(asyncio.AbstractEventLoop):
         self.spinning = False
         # asyncio callbacks queued on this P (call_soon), each with its stamp (Sched.cbseq); see
         # run_ready_callbacks for how they share the P's run order with goroutines.
-        self.ready_cbs: deque[tuple[int, asyncio.Handle]] = deque()
+        # (stamp, handle, injected): see queue_callback.
+        self.ready_cbs: deque[tuple[int, asyncio.Handle, bool]] = deque()
         self.cb_running = -1  # the stamp of the callback this P is running, -1 when none
+        self.cb_injected = False  # that callback came from outside the Ps (see queue_callback)
         self.cb_limit = 0  # run_ready_callbacks' bound; Sched.ready lowers it (see there)
         # Sysmon's view of this P (Go's sysmontick / pdesc[i]).
         self.sysmon_tick = 0
@@ -133,14 +135,16 @@ class P(asyncio.AbstractEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
+        cur = CUR.p
         if isinstance(callback, DirectWake):
-            cur = CUR.p
             if cur is not None and cur.curg is not None and not self.sched.in_callback:
                 callback(*args)  # completed by a running goroutine: ready the waiter now
                 return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
-        target.queue_callback(h)
+        # From outside every P (host I/O, code outside the loop) or from a timer firing, the
+        # callback is a netpoll/timer wake-up; from a goroutine or a callback on a P it is not.
+        target.queue_callback(h, cur is None or (self.sched.in_callback > 0 and cur.cb_running < 0))
         if target.curg is None:
             # Nobody on that P will look at ready_cbs unless it is running: tell the driver.
             self.sched.wake_p(target)
@@ -310,11 +314,16 @@ class P(asyncio.AbstractEventLoop):
         raise NotImplementedError("signal handlers belong to the host loop, not to a P")
 
     # ---- callbacks ----------------------------------------------------------------------
-    def queue_callback(self, h: asyncio.Handle) -> None:
-        """Queue ``h`` to run on this P between goroutines, stamped with the next ``Sched.cbseq``."""
+    def queue_callback(self, h: asyncio.Handle, injected: bool) -> None:
+        """Queue ``h`` to run on this P between goroutines, stamped with the next ``Sched.cbseq``.
+
+        ``injected``: it comes from outside the Ps (a host I/O completion, another thread, a
+        timer firing, code outside the loop): a goroutine it readies goes to the global queue,
+        as Go's netpoller and timers ``injectglist``; otherwise to this P's ``runnext``.
+        """
         sched = self.sched
         sched.cbseq += 1
-        self.ready_cbs.append((sched.cbseq, h))
+        self.ready_cbs.append((sched.cbseq, h, injected))
 
     def next_g_qseq(self) -> int:
         """The oldest stamp among the goroutines this P would run before looking elsewhere:
@@ -323,12 +332,10 @@ class P(asyncio.AbstractEventLoop):
         g = self.runnext
         if g is not None:
             s = g.qseq
-        for g in self.runq:  # usually in stamp order, but a kicked runnext may be older
-            if g.qseq < s:
-                s = g.qseq
-        gq = self.sched.gq
-        if gq and gq[0].qseq < s:
-            s = gq[0].qseq
+        for q in (self.runq, self.sched.gq):  # mostly in stamp order, not always (a kicked runnext)
+            for g in q:
+                if g.qseq < s:
+                    s = g.qseq
         return s
 
     def run_ready_callbacks(self) -> None:
@@ -344,9 +351,10 @@ class P(asyncio.AbstractEventLoop):
         ``qseq`` is the count when it became runnable.  So callback ``s`` runs at a
         scheduling point only if ``s <= qseq`` of every G this P would take first
         (``next_g_qseq``).  A callback that readies a G (a future's done callback waking
-        its awaiter: asyncio's ``Task.__wakeup``, which steps the task at once) puts it
-        in ``runnext`` with the callback's own stamp (``Sched.ready``), so the woken G
-        runs before any callback queued after the one that woke it.
+        its awaiter: asyncio's ``Task.__wakeup``, which steps the task at once) gives it
+        the callback's own stamp (``Sched.ready``: into ``runnext``, or the global queue
+        for an injected callback), so the woken G runs before any callback queued after
+        the one that woke it.
 
         At most the callbacks queued when the pass starts run (a callback that queues
         another does not starve the goroutines, as asyncio's ``_run_once``).  Runs with no
@@ -366,13 +374,14 @@ class P(asyncio.AbstractEventLoop):
         sched.in_callback += 1
         try:
             while cbs:
-                s, h = cbs[0]
+                s, h, injected = cbs[0]
                 if s > self.cb_limit or s > end:  # (a G the last one readied runs first)
                     break
                 cbs.popleft()
                 if h._cancelled:
                     continue
                 self.cb_running = s
+                self.cb_injected = injected
                 h._run()
         finally:
             self.cb_running = -1

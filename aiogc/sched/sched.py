@@ -178,13 +178,14 @@ class Sched:
         """Models ``ready``: make a parked G runnable in the current P's ``runnext``.
 
         ``val`` is what its ``park`` returns; ``exc`` is raised there instead.
-        From a callback queued on a P (``call_soon``: an asyncio future's done callback,
-        run between goroutines) the G goes to that P's ``runnext`` too, placed in the P's
-        run order where the callback was (see ``P.run_ready_callbacks``): asyncio's
-        ``Task.__wakeup`` steps the task inside that callback.  From a timer or a host-loop
-        I/O completion the G goes to the global queue instead: those are Go's netpoller
-        and timer wake-ups, which ``injectglist`` (they do not take, nor kick, any P's
-        ``runnext``).
+        From a callback run on a P (``call_soon``: an asyncio future's done callback, run
+        between goroutines) the G takes the callback's place in the P's run order (see
+        ``P.run_ready_callbacks``: asyncio's ``Task.__wakeup`` steps the task inside that
+        callback): into that P's ``runnext`` when a goroutine or another callback on a P
+        queued the callback; into the global queue when it was injected -- a timer firing,
+        a host-loop I/O completion, another thread -- as are the wake-ups a timer callback
+        makes itself: those are Go's netpoller and timer wake-ups, which ``injectglist``
+        (they do not take, nor kick, any P's ``runnext``).
         """
         if g.status != WAITING:
             raise Throw(f"bad g->status in ready: G{g.id} is {g.status}, want waiting")
@@ -201,7 +202,7 @@ class Sched:
             g.ready_ns = cur.clock if self.virtual else self.now(cur)
             if self.bus.on:
                 self.bus.emit(GoUnpark(self.now(cur), cur.id, cur.curg.id if cur.curg else -1, g.id))
-        elif cur is not None and cur.cb_running >= 0:
+        elif cur is not None and cur.cb_running >= 0 and not cur.cb_injected:
             # Readied by the callback P is running: the G takes the callback's place, so no
             # callback queued after that one runs before it (cb_limit).
             g.qseq = cur.cb_limit = cur.cb_running
@@ -216,6 +217,8 @@ class Sched:
                 self.bus.emit(GoUnpark(self.now(cur), cur.id, -1, g.id))
         else:
             g.qseq = self.cbseq
+            if cur is not None and cur.cb_running >= 0:  # an injected callback: in its place
+                g.qseq = cur.cb_limit = cur.cb_running
             self.gq.append(g)
             if cur is not None:  # a callback run on a P: it pays for the wake-up
                 cur.clock += self.c_ready
