@@ -1,8 +1,8 @@
 """asyncio inside goroutines: the P is the running loop, a G is the current task (virtual time).
 
-asyncio's own primitives (Event, Queue, Lock) bind to the first loop that uses them, so the tests
-that share one between goroutines run at GOMAXPROCS=1 (the documented departure in sched/p.py);
-aiogc's Chan/Mutex/WaitGroup are tested at GOMAXPROCS=2 too.
+asyncio's own primitives (Event, Queue, Lock) bind to the first loop that uses them; the Ps of one
+runtime count as one loop (sched/p.py), so goroutines on different Ps share them
+(test_asyncio_primitives_shared_by_goroutines_on_different_ps).
 """
 
 from __future__ import annotations
@@ -620,3 +620,76 @@ def test_a_future_completed_from_outside_wakes_its_goroutine_before_later_callba
         assert order == ["woken task", "next done callback"]
     finally:
         loop.close()
+
+
+# ---------------------------------------------------------------- one runtime, one loop
+
+
+@pytest.mark.parametrize("procs", [1, 4])
+def test_asyncio_primitives_shared_by_goroutines_on_different_ps(procs: int) -> None:
+    async def main() -> tuple[int, int, int]:
+        q: asyncio.Queue[int | None] = asyncio.Queue()
+        lock = asyncio.Lock()
+        ev = asyncio.Event()
+        cond = asyncio.Condition()
+        ps: set[int] = set()
+        total = 0
+        finished = 0
+
+        async def worker() -> None:
+            nonlocal total, finished
+            await ev.wait()
+            while True:
+                item = await q.get()
+                ps.add(aiogc.current_p().id)
+                if item is None:
+                    q.task_done()
+                    break
+                await aiogc.compute(20_000)  # long enough for idle Ps to steal the others
+                async with lock:
+                    total += item
+                q.task_done()
+            async with cond:
+                finished += 1
+                cond.notify_all()
+
+        ws = [asyncio.create_task(worker()) for _ in range(8)]
+        await asyncio.sleep(0.001)
+        ev.set()
+        for i in range(100):
+            await q.put(i)
+        for _ in ws:
+            await q.put(None)
+        await asyncio.wait_for(q.join(), 10)
+        async with cond:
+            await cond.wait_for(lambda: finished == len(ws))
+        await asyncio.wait_for(asyncio.gather(*ws), 10)
+        return total, finished, len(ps)
+
+    # As an existing asyncio program would run it (README: "As an asyncio event loop").
+    with asyncio.Runner(loop_factory=lambda: aiogc.new_event_loop(gomaxprocs=procs, gogc=None)) as runner:
+        total, finished, nps = runner.run(main())
+    assert (total, finished) == (sum(range(100)), 8)
+    assert nps == procs if procs == 1 else nps > 1  # the workers really ran on several Ps
+
+
+def test_a_primitive_bound_to_another_loop_is_still_refused() -> None:
+    ev = asyncio.Event()
+
+    async def plain() -> None:
+        waiter = asyncio.create_task(ev.wait())  # binds ev to plain asyncio's loop
+        await asyncio.sleep(0)
+        ev.set()
+        await waiter
+
+    asyncio.run(plain())
+    ev.clear()
+
+    async def main() -> str:
+        try:
+            await asyncio.wait_for(ev.wait(), 0.01)
+        except RuntimeError as e:
+            return str(e)
+        return "accepted"
+
+    assert "different event loop" in run(main(), gomaxprocs=2)

@@ -17,11 +17,12 @@ A P holds Go's per-P scheduling state: ``runnext``, the 256-slot ``runq``,
 ``curg``, ``schedtick`` and, for the GC, its ``gcw`` and mark worker.  In
 virtual time it also holds its local ``clock`` (integer ns).
 
-Departure: asyncio's own synchronisation primitives (``asyncio.Event``,
-``Lock``, ``Queue``) bind to the first loop that uses them, so one shared by
-goroutines on *different* Ps raises asyncio's "bound to a different event loop"
-error.  Use ``aiogc.Chan``/``Mutex``/``WaitGroup`` between goroutines that may
-run on different Ps (as Go programs do); at GOMAXPROCS=1 both kinds work.
+The Ps of one runtime are one program's loops, and asyncio's loop-identity checks treat them as
+one (``_one_runtime_one_loop``): an ``asyncio.Lock``/``Event``/``Queue``/``Condition`` bound to the
+P that first used it works from goroutines on any other P (its futures stay bound to that P, whose
+callbacks wake them), and ``gather``/``wait_for``/``ensure_future`` accept futures and goroutines of
+any P of the runtime, as Go's primitives serve every goroutine whatever its P.  A loop of another
+runtime or of plain asyncio is still "a different event loop".
 """
 
 from __future__ import annotations
@@ -47,6 +48,44 @@ P_DEAD = 4
 
 _current_tasks: dict[Any, Any] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
 _register_task = asyncio.tasks._register_task
+
+
+def _one_runtime_one_loop() -> None:
+    """Make asyncio's two loop-identity checks see every P of a runtime as the same loop.
+
+    asyncio binds a primitive (``mixins._LoopBoundMixin._get_loop``: Lock, Event, Condition,
+    Semaphore, Barrier, Queue) to the first running loop that uses it and compares a future's
+    loop with the running one (``futures._get_loop``, called by ``ensure_future``, ``gather``
+    and ``Task.__step``).  Inside a goroutine the running loop is its P, and a goroutine moves
+    between Ps (stealing, the global queue), so at GOMAXPROCS > 1 both checks would reject the
+    same program that runs at GOMAXPROCS=1.  The wrappers change nothing unless the running
+    loop is a P (``CUR.p``) and the loop compared with it is *another* P of the same runtime:
+    then a primitive answers with the P it is bound to, and a future's loop is reported as the
+    current P.  All Ps run on one thread, so no thread-safety is lost.
+    """
+    mixin = asyncio.mixins._LoopBoundMixin
+    bound_get_loop = mixin._get_loop  # type: ignore[attr-defined]
+    future_get_loop = asyncio.futures._get_loop  # type: ignore[attr-defined]
+    if getattr(bound_get_loop, "_aiogc", False):
+        return
+
+    def _get_loop(self: Any) -> Any:
+        bound = self._loop
+        cur = CUR.p
+        if cur is not None and bound is not cur and isinstance(bound, P) and bound.sched is cur.sched:
+            return bound
+        return bound_get_loop(self)
+
+    def _get_future_loop(fut: Any) -> Any:
+        loop = future_get_loop(fut)
+        cur = CUR.p
+        if cur is not None and loop is not cur and isinstance(loop, P) and loop.sched is cur.sched:
+            return cur
+        return loop
+
+    _get_loop._aiogc = True  # type: ignore[attr-defined]
+    mixin._get_loop = _get_loop  # type: ignore[attr-defined]
+    asyncio.futures._get_loop = _get_future_loop  # type: ignore[attr-defined]
 
 
 class DirectWake:
@@ -412,3 +451,6 @@ def current_p() -> P:
     if p is None:
         raise NotInGoroutine("not inside an aiogc goroutine")
     return p
+
+
+_one_runtime_one_loop()
