@@ -115,9 +115,8 @@ class P(asyncio.AbstractEventLoop):
         self.schedtick = 0
         self.clock = 0  # virtual time of this P, ns
         self.spinning = False
-        # asyncio callbacks queued on this P (call_soon), each with its stamp (Sched.cbseq); see
-        # run_ready_callbacks for how they share the P's run order with goroutines.
-        # (stamp, handle, injected): see queue_callback.
+        # asyncio callbacks queued on this P (call_soon) as (stamp, handle, injected): see
+        # queue_callback, and run_ready_callbacks for how they share the P's run order with goroutines.
         self.ready_cbs: deque[tuple[int, asyncio.Handle, bool]] = deque()
         self.cb_running = -1  # the stamp of the callback this P is running, -1 when none
         self.cb_injected = False  # that callback came from outside the Ps (see queue_callback)
@@ -365,8 +364,9 @@ class P(asyncio.AbstractEventLoop):
         self.ready_cbs.append((sched.cbseq, h, injected))
 
     def next_g_qseq(self) -> int:
-        """The oldest stamp among the goroutines this P would run before looking elsewhere:
-        ``runnext``, the ring and the global queue's head (a callback queued after it waits)."""
+        """The oldest stamp among the goroutines this P may run next: its ``runnext`` and ring,
+        and the global queue (a callback queued after that goroutine became runnable waits).
+        Called only while callbacks are queued, so a program without them never pays for it."""
         s = 1 << 62
         g = self.runnext
         if g is not None:
