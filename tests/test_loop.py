@@ -319,8 +319,9 @@ async def test_run_async_in_virtual_time_runs_off_the_host_thread() -> None:
     assert ticks == 3
 
 
-def _aiogc_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("aiogc")]
+def _run_threads() -> list[threading.Thread]:
+    """run_async's simulation threads still alive (Runtime._run_on_thread names them)."""
+    return [t for t in threading.enumerate() if t.name == "aiogc-virtual-run"]
 
 
 @pytest.mark.asyncio
@@ -357,7 +358,7 @@ async def test_cancelling_run_async_in_virtual_time_abandons_the_run(when: str) 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not _aiogc_threads()  # the run's thread has ended
+        assert not _run_threads()  # the run's thread has ended
         assert rt._closed
         n = steps
         time.sleep(0.05)
