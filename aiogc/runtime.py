@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, overload
@@ -160,17 +161,21 @@ class Runtime:
         """Run inside an already running asyncio program.
 
         Wall time: the Ps are multiplexed on the running (host) loop, next to its own tasks.
-        Virtual time: the simulation runs to completion on a worker thread (it owns no host
-        resources and never waits for real time) while the host loop keeps running; the
-        awaiting task gets its result.  Departure: cancelling that task does not stop the
-        simulation (a thread cannot be interrupted); the run's result is then discarded.
+        Virtual time: the simulation runs to completion on a thread of its own (it owns no
+        host resources and never waits for real time) while the host loop keeps running; the
+        awaiting task gets its result.  Cancelling that task abandons the program, as killing
+        a Go process does: the run stops at its next event, every goroutine's coroutine is
+        closed (their ``finally`` blocks run, on the run's thread), and the cancellation
+        reaches the awaiter only once the thread has ended.  (A goroutine inside a single
+        step -- a Python loop that never awaits -- cannot be interrupted: the thread ends
+        when that step does.)
         """
         if not isinstance(self.driver, WallDriver):
             if self._started:
                 if asyncio.iscoroutine(coro):
                     coro.close()
                 raise RuntimeMisuse("a Runtime runs one program; make a new Runtime")
-            return await asyncio.get_running_loop().run_in_executor(None, self.run, coro)
+            return await self._run_on_thread(coro)
         main_g = self._start(coro)
         try:
             await self.driver.run(main_g)
@@ -179,10 +184,60 @@ class Runtime:
         finally:
             self._finish()
 
+    async def _run_on_thread(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """``run_async`` in virtual time: ``run(coro)`` on a thread; cancellation abandons it."""
+        loop = asyncio.get_running_loop()
+        result = loop.create_future()
+        ended = loop.create_future()
+
+        def settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+            if fut.done():
+                return  # the awaiter was cancelled: nobody wants the run's outcome
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(value)
+
+        def work() -> None:
+            value: Any = None
+            exc: BaseException | None = None
+            try:
+                value = self.run(coro)
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+                exc = e
+            try:
+                loop.call_soon_threadsafe(settle, result, value, exc)
+                loop.call_soon_threadsafe(settle, ended, None, None)
+            except RuntimeError:
+                pass  # the host loop is closed: nobody is left to tell
+
+        thread = threading.Thread(target=work, name="aiogc-virtual-run", daemon=True)
+        thread.start()
+        try:
+            return await result
+        except asyncio.CancelledError:
+            if not ended.done():
+                assert isinstance(self.driver, VirtualDriver)
+                self.driver.abandon()
+                # Wait for the thread to close the goroutines and end; a second cancellation
+                # does not cut that short (the cleanup is bounded: the next event stops the run).
+                while not ended.done():
+                    try:
+                        await asyncio.shield(ended)
+                    except asyncio.CancelledError:
+                        continue
+            thread.join()
+            raise
+
     def _finish(self) -> None:
         self._closed = True
         self.gc.finish()
         self.sched.close_all()
+        drv = self.driver
+        if isinstance(drv, VirtualDriver) and drv.default_executor is not None:
+            # run_in_executor's threads: queued jobs are dropped, running ones end on their own.
+            drv.default_executor.shutdown(wait=False, cancel_futures=True)
+            drv.default_executor = None
 
     def now_ns(self) -> int:
         return self.sched.now(None)

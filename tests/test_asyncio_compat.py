@@ -1,8 +1,8 @@
 """asyncio inside goroutines: the P is the running loop, a G is the current task (virtual time).
 
-asyncio's own primitives (Event, Queue, Lock) bind to the first loop that uses them, so the tests
-that share one between goroutines run at GOMAXPROCS=1 (the documented departure in sched/p.py);
-aiogc's Chan/Mutex/WaitGroup are tested at GOMAXPROCS=2 too.
+asyncio's own primitives (Event, Queue, Lock) bind to the first loop that uses them; the Ps of one
+runtime count as one loop (sched/p.py), so goroutines on different Ps share them
+(test_asyncio_primitives_shared_by_goroutines_on_different_ps).
 """
 
 from __future__ import annotations
@@ -544,3 +544,152 @@ def test_asyncio_lock_departure_documented() -> None:
         return peak
 
     assert run(main(), gomaxprocs=1) == 2
+
+
+# ---------------------------------------------------------------- callbacks in a P's run order
+
+
+async def _callback_after_tasks() -> list[str]:
+    """A callback queued after two tasks were created (loop.call_soon(wait.cancel) in wait_for's tests)."""
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def child(name: str) -> None:
+        order.append(name)
+
+    t1 = asyncio.create_task(child("a"))
+    t2 = asyncio.create_task(child("b"))
+    loop.call_soon(order.append, "callback")
+    await asyncio.gather(t1, t2)
+    await asyncio.sleep(0.001)
+    return order
+
+
+async def _woken_before_later_callbacks() -> list[str]:
+    """A done callback that wakes a task (asyncio's Task.__wakeup steps it at once) lets the task run
+    before the future's next done callback (test_cancel_gather_1's order)."""
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    fut = loop.create_future()
+
+    async def waiter() -> None:
+        await fut
+        order.append("woken task")
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)  # the waiter parks on fut
+    fut.add_done_callback(lambda f: order.append("next done callback"))
+    loop.call_soon(fut.set_result, 1)  # completed in a callback: both done callbacks are queued
+    await task
+    await asyncio.sleep(0.001)
+    return order
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_callback_runs_after_the_goroutines_readied_before_it(procs: int) -> None:
+    # Go's runnext between the goroutines (the newest first), the callback after both; asyncio: a, b, callback.
+    assert asyncio.run(_callback_after_tasks()) == ["a", "b", "callback"]
+    assert run(_callback_after_tasks(), gomaxprocs=procs) == ["b", "a", "callback"]
+    assert run(_callback_after_tasks(), gomaxprocs=procs, runnext=False) == ["a", "b", "callback"]
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_goroutine_woken_by_a_callback_runs_before_later_callbacks(procs: int) -> None:
+    assert asyncio.run(_woken_before_later_callbacks()) == ["woken task", "next done callback"]
+    assert run(_woken_before_later_callbacks(), gomaxprocs=procs) == ["woken task", "next done callback"]
+
+
+def test_a_future_completed_from_outside_wakes_its_goroutine_before_later_callbacks() -> None:
+    """Completed outside the loop (between two run_until_complete calls), the waiter is injected into the
+    global queue (a netpoll wake-up), still ahead of the callbacks queued after its wake-up."""
+    loop = aiogc.new_event_loop(gomaxprocs=1, gogc=None)
+    try:
+        fut = loop.create_future()
+        order: list[str] = []
+
+        async def waiter() -> None:
+            await fut
+            order.append("woken task")
+
+        task = loop.create_task(waiter())
+        loop.run_until_complete(asyncio.sleep(0.001))
+        fut.add_done_callback(lambda f: order.append("next done callback"))
+        fut.set_result(1)
+        loop.run_until_complete(task)
+        loop.run_until_complete(asyncio.sleep(0.001))
+        assert order == ["woken task", "next done callback"]
+    finally:
+        loop.close()
+
+
+# ---------------------------------------------------------------- one runtime, one loop
+
+
+@pytest.mark.parametrize("procs", [1, 4])
+def test_asyncio_primitives_shared_by_goroutines_on_different_ps(procs: int) -> None:
+    async def main() -> tuple[int, int, int]:
+        q: asyncio.Queue[int | None] = asyncio.Queue()
+        lock = asyncio.Lock()
+        ev = asyncio.Event()
+        cond = asyncio.Condition()
+        ps: set[int] = set()
+        total = 0
+        finished = 0
+
+        async def worker() -> None:
+            nonlocal total, finished
+            await ev.wait()
+            while True:
+                item = await q.get()
+                ps.add(aiogc.current_p().id)
+                if item is None:
+                    q.task_done()
+                    break
+                await aiogc.compute(20_000)  # long enough for idle Ps to steal the others
+                async with lock:
+                    total += item
+                q.task_done()
+            async with cond:
+                finished += 1
+                cond.notify_all()
+
+        ws = [asyncio.create_task(worker()) for _ in range(8)]
+        await asyncio.sleep(0.001)
+        ev.set()
+        for i in range(100):
+            await q.put(i)
+        for _ in ws:
+            await q.put(None)
+        await asyncio.wait_for(q.join(), 10)
+        async with cond:
+            await cond.wait_for(lambda: finished == len(ws))
+        await asyncio.wait_for(asyncio.gather(*ws), 10)
+        return total, finished, len(ps)
+
+    # As an existing asyncio program would run it (README: "As an asyncio event loop").
+    with asyncio.Runner(loop_factory=lambda: aiogc.new_event_loop(gomaxprocs=procs, gogc=None)) as runner:
+        total, finished, nps = runner.run(main())
+    assert (total, finished) == (sum(range(100)), 8)
+    assert nps == procs if procs == 1 else nps > 1  # the workers really ran on several Ps
+
+
+def test_a_primitive_bound_to_another_loop_is_still_refused() -> None:
+    ev = asyncio.Event()
+
+    async def plain() -> None:
+        waiter = asyncio.create_task(ev.wait())  # binds ev to plain asyncio's loop
+        await asyncio.sleep(0)
+        ev.set()
+        await waiter
+
+    asyncio.run(plain())
+    ev.clear()
+
+    async def main() -> str:
+        try:
+            await asyncio.wait_for(ev.wait(), 0.01)
+        except RuntimeError as e:
+            return str(e)
+        return "accepted"
+
+    assert "different event loop" in run(main(), gomaxprocs=2)

@@ -317,3 +317,53 @@ async def test_run_async_in_virtual_time_runs_off_the_host_thread() -> None:
             await rt.run_async(_amain())
     await t
     assert ticks == 3
+
+
+def _run_threads() -> list[threading.Thread]:
+    """run_async's simulation threads still alive (Runtime._run_on_thread names them)."""
+    return [t for t in threading.enumerate() if t.name == "aiogc-virtual-run"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("when", ["running", "starting"])
+async def test_cancelling_run_async_in_virtual_time_abandons_the_run(when: str) -> None:
+    """Cancelling the awaiter stops the simulation's thread (a program that never ends), closes every
+    goroutine (their finally blocks run) and leaves no warning; the CancelledError arrives after."""
+    steps = 0
+    closed: list[str] = []
+    first_step = threading.Event()
+
+    async def spinner(name: str) -> None:
+        nonlocal steps
+        try:
+            while True:  # never ends: 1 s of virtual time per turn, no wall time
+                await asyncio.sleep(1)
+                steps += 1
+                first_step.set()
+        finally:
+            closed.append(name)
+
+    async def main() -> None:
+        aiogc.go(spinner("child"))
+        await spinner("main")
+
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = asyncio.create_task(rt.run_async(main()))
+        if when == "running":
+            assert await asyncio.to_thread(first_step.wait, 30)  # the simulation is under way
+        else:
+            await asyncio.sleep(0)  # run_async has started its thread, which may not have begun the run
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not _run_threads()  # the run's thread has ended
+        assert rt._closed
+        n = steps
+        time.sleep(0.05)
+        assert steps == n  # nothing runs any more
+        gc.collect()
+    if when == "running":
+        assert sorted(closed) == ["child", "main"]
+    assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -33,7 +33,7 @@ from typing import Any
 
 MODULES = ["test_locks", "test_queues", "test_timeouts", "test_taskgroups", "test_waitfor", "test_futures2",
            "test_tasks"]
-QUICK = ["test_locks", "test_queues", "test_timeouts"]
+QUICK = ["test_locks", "test_queues", "test_timeouts", "test_waitfor"]
 
 
 def _parse_fields(pairs: list[str]) -> dict[str, Any]:

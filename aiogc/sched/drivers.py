@@ -74,6 +74,10 @@ def run_timer_callback(sched: Sched, p: P, h: asyncio.TimerHandle) -> None:
         CUR.p = prev_p
 
 
+class RunAbandoned(Exception):
+    """Raised out of ``VirtualDriver.run`` after ``abandon()``: nobody waits for the run any more."""
+
+
 def _parked(sched: Sched) -> list[tuple[int, str, str]]:
     return [(g.id, g.label, g.waitreason) for g in sched.waiting_user_goroutines()]
 
@@ -106,6 +110,14 @@ class VirtualDriver:
         self.inbox_ready = threading.Event()
         self.external = 0
         self.default_executor: concurrent.futures.Executor | None = None
+        # Set from another thread (``abandon``): the run stops at its next event (Runtime.run_async's
+        # awaiter was cancelled: the program is abandoned, as when a Go process is killed).
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        """Stop the run at its next event, from any thread: ``run`` raises ``RunAbandoned``."""
+        self.abandoned = True
+        self.inbox_ready.set()
 
     # -- services for Sched and P ----------------------------------------------------------
     def now(self, p: P | None) -> int:
@@ -163,7 +175,7 @@ class VirtualDriver:
         while inbox:
             p, h = inbox.popleft()
             if not h._cancelled:
-                p.ready_cbs.append(h)
+                p.queue_callback(h, True)
                 self.sched.wake_p(p)
 
     def run_in_executor(self, p: P, executor: concurrent.futures.Executor | None,
@@ -214,6 +226,8 @@ class VirtualDriver:
         sched.wakep()
         inbox = self.inbox
         while not main_g.done():
+            if self.abandoned:
+                raise RunAbandoned("the run was abandoned")
             if inbox:
                 self._deliver_inbox()
             t_timer = self._next_timer()
@@ -259,7 +273,7 @@ class VirtualDriver:
 
     def _wait_external(self) -> None:
         """Nothing to simulate until a thread or a signal delivers: block on the inbox."""
-        while not self.inbox:
+        while not self.inbox and not self.abandoned:
             self.inbox_ready.wait(0.05)
             self.inbox_ready.clear()
 
@@ -344,7 +358,7 @@ class WallDriver:
         h = asyncio.Handle(cb, args, p, ctx)
 
         def deliver() -> None:
-            p.ready_cbs.append(h)
+            p.queue_callback(h, True)
             self.sched.wake_p(p)
             self._kick()
 

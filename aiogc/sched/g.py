@@ -75,6 +75,7 @@ class G:
         "gcalloc",
         "gcscanwork",
         "ready_ns",
+        "qseq",
         "parkinfo",
         "context",
         "cancelled_exc",
@@ -111,6 +112,9 @@ class G:
         self.gcalloc = 0
         self.gcscanwork = 0
         self.ready_ns = 0  # when it was last readied
+        # Its place in a P's run order relative to asyncio callbacks (see P.run_ready_callbacks):
+        # the stamp of the last callback queued before it became runnable.
+        self.qseq = 0
         self.parkinfo: Any = None  # what it is parked on (a sudog, a select...)
         self.context: contextvars.Context | None = None  # a task's Context (None: the driver's)
         self.cancelled_exc: BaseException | None = None  # the CancelledError that ended it

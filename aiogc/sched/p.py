@@ -17,11 +17,12 @@ A P holds Go's per-P scheduling state: ``runnext``, the 256-slot ``runq``,
 ``curg``, ``schedtick`` and, for the GC, its ``gcw`` and mark worker.  In
 virtual time it also holds its local ``clock`` (integer ns).
 
-Departure: asyncio's own synchronisation primitives (``asyncio.Event``,
-``Lock``, ``Queue``) bind to the first loop that uses them, so one shared by
-goroutines on *different* Ps raises asyncio's "bound to a different event loop"
-error.  Use ``aiogc.Chan``/``Mutex``/``WaitGroup`` between goroutines that may
-run on different Ps (as Go programs do); at GOMAXPROCS=1 both kinds work.
+The Ps of one runtime are one program's loops, and asyncio's loop-identity checks treat them as
+one (``_one_runtime_one_loop``): an ``asyncio.Lock``/``Event``/``Queue``/``Condition`` bound to the
+P that first used it works from goroutines on any other P (its futures stay bound to that P, whose
+callbacks wake them), and ``gather``/``wait_for``/``ensure_future`` accept futures and goroutines of
+any P of the runtime, as Go's primitives serve every goroutine whatever its P.  A loop of another
+runtime or of plain asyncio is still "a different event loop".
 """
 
 from __future__ import annotations
@@ -47,6 +48,44 @@ P_DEAD = 4
 
 _current_tasks: dict[Any, Any] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
 _register_task = asyncio.tasks._register_task
+
+
+def _one_runtime_one_loop() -> None:
+    """Make asyncio's two loop-identity checks see every P of a runtime as the same loop.
+
+    asyncio binds a primitive (``mixins._LoopBoundMixin._get_loop``: Lock, Event, Condition,
+    Semaphore, Barrier, Queue) to the first running loop that uses it and compares a future's
+    loop with the running one (``futures._get_loop``, called by ``ensure_future``, ``gather``
+    and ``Task.__step``).  Inside a goroutine the running loop is its P, and a goroutine moves
+    between Ps (stealing, the global queue), so at GOMAXPROCS > 1 both checks would reject the
+    same program that runs at GOMAXPROCS=1.  The wrappers change nothing unless the running
+    loop is a P (``CUR.p``) and the loop compared with it is *another* P of the same runtime:
+    then a primitive answers with the P it is bound to, and a future's loop is reported as the
+    current P.  All Ps run on one thread, so no thread-safety is lost.
+    """
+    mixin = asyncio.mixins._LoopBoundMixin
+    bound_get_loop = mixin._get_loop  # type: ignore[attr-defined]
+    future_get_loop = asyncio.futures._get_loop  # type: ignore[attr-defined]
+    if getattr(bound_get_loop, "_aiogc", False):
+        return
+
+    def _get_loop(self: Any) -> Any:
+        bound = self._loop
+        cur = CUR.p
+        if cur is not None and bound is not cur and isinstance(bound, P) and bound.sched is cur.sched:
+            return bound
+        return bound_get_loop(self)
+
+    def _get_future_loop(fut: Any) -> Any:
+        loop = future_get_loop(fut)
+        cur = CUR.p
+        if cur is not None and loop is not cur and isinstance(loop, P) and loop.sched is cur.sched:
+            return cur
+        return loop
+
+    _get_loop._aiogc = True  # type: ignore[attr-defined]
+    mixin._get_loop = _get_loop  # type: ignore[attr-defined]
+    asyncio.futures._get_loop = _get_future_loop  # type: ignore[attr-defined]
 
 
 class DirectWake:
@@ -76,7 +115,12 @@ class P(asyncio.AbstractEventLoop):
         self.schedtick = 0
         self.clock = 0  # virtual time of this P, ns
         self.spinning = False
-        self.ready_cbs: deque[asyncio.Handle] = deque()
+        # asyncio callbacks queued on this P (call_soon) as (stamp, handle, injected): see
+        # queue_callback, and run_ready_callbacks for how they share the P's run order with goroutines.
+        self.ready_cbs: deque[tuple[int, asyncio.Handle, bool]] = deque()
+        self.cb_running = -1  # the stamp of the callback this P is running, -1 when none
+        self.cb_injected = False  # that callback came from outside the Ps (see queue_callback)
+        self.cb_limit = 0  # run_ready_callbacks' bound; Sched.ready lowers it (see there)
         # Sysmon's view of this P (Go's sysmontick / pdesc[i]).
         self.sysmon_tick = 0
         self.sysmon_when = 0
@@ -129,14 +173,16 @@ class P(asyncio.AbstractEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         h = asyncio.Handle(callback, args, self, context)
+        cur = CUR.p
         if isinstance(callback, DirectWake):
-            cur = CUR.p
             if cur is not None and cur.curg is not None and not self.sched.in_callback:
                 callback(*args)  # completed by a running goroutine: ready the waiter now
                 return h
         # A P removed by procresize forwards its callbacks (futures bound to it) to P0.
         target = self if self.status != P_DEAD else self.sched.allp[0]
-        target.ready_cbs.append(h)
+        # From outside every P (host I/O, code outside the loop) or from a timer firing, the
+        # callback is a netpoll/timer wake-up; from a goroutine or a callback on a P it is not.
+        target.queue_callback(h, cur is None or (self.sched.in_callback > 0 and cur.cb_running < 0))
         if target.curg is None:
             # Nobody on that P will look at ready_cbs unless it is running: tell the driver.
             self.sched.wake_p(target)
@@ -306,25 +352,78 @@ class P(asyncio.AbstractEventLoop):
         raise NotImplementedError("signal handlers belong to the host loop, not to a P")
 
     # ---- callbacks ----------------------------------------------------------------------
-    def run_ready_callbacks(self) -> None:
-        """Run the callbacks queued with ``call_soon`` (future done callbacks, mostly).
+    def queue_callback(self, h: asyncio.Handle, injected: bool) -> None:
+        """Queue ``h`` to run on this P between goroutines, stamped with the next ``Sched.cbseq``.
 
-        Runs with no current goroutine on this P (so an asyncio Task protocol
-        ``_enter_task`` would not clash) and with this P as the running loop.
+        ``injected``: it comes from outside the Ps (a host I/O completion, another thread, a
+        timer firing, code outside the loop): a goroutine it readies goes to the global queue,
+        as Go's netpoller and timers ``injectglist``; otherwise to this P's ``runnext``.
+        """
+        sched = self.sched
+        sched.cbseq += 1
+        self.ready_cbs.append((sched.cbseq, h, injected))
+
+    def next_g_qseq(self) -> int:
+        """The oldest stamp among the goroutines this P may run next: its ``runnext`` and ring,
+        and the global queue (a callback queued after that goroutine became runnable waits).
+        Called only while callbacks are queued, so a program without them never pays for it."""
+        s = 1 << 62
+        g = self.runnext
+        if g is not None:
+            s = g.qseq
+        for q in (self.runq, self.sched.gq):  # mostly in stamp order, not always (a kicked runnext)
+            for g in q:
+                if g.qseq < s:
+                    s = g.qseq
+        return s
+
+    def run_ready_callbacks(self) -> None:
+        """Run the queued callbacks (``call_soon``: future done callbacks, mostly) that come
+        before every runnable goroutine in the P's run order.
+
+        Go has no callbacks; asyncio has one FIFO ready queue in which a task's step is
+        just another callback.  aiogc keeps Go's order between goroutines (``runnext``
+        first, then the ring, the global queue every 61st tick) and puts each callback
+        where asyncio would: after every goroutine that became runnable before it was
+        queued, before every one readied after.  Stamps order the two: ``Sched.cbseq``
+        counts the callbacks ever queued; a callback's stamp is its number; a G's
+        ``qseq`` is the count when it became runnable.  So callback ``s`` runs at a
+        scheduling point only if ``s <= qseq`` of every G this P would take first
+        (``next_g_qseq``).  A callback that readies a G (a future's done callback waking
+        its awaiter: asyncio's ``Task.__wakeup``, which steps the task at once) gives it
+        the callback's own stamp (``Sched.ready``: into ``runnext``, or the global queue
+        for an injected callback), so the woken G runs before any callback queued after
+        the one that woke it.
+
+        At most the callbacks queued when the pass starts run (a callback that queues
+        another does not starve the goroutines, as asyncio's ``_run_once``).  Runs with no
+        current goroutine on this P (so an asyncio Task protocol ``_enter_task`` would not
+        clash) and with this P as the running loop.
         """
         cbs = self.ready_cbs
-        n = len(cbs)
         sched = self.sched
+        end = sched.cbseq  # callbacks queued by this pass wait for the next one
+        limit = self.next_g_qseq()
+        if cbs[0][0] > limit:
+            return
+        self.cb_limit = limit
         # No goroutine runs now: drop the trampoline's stale current-task entry, so an asyncio
         # Task stepping as a callback here may enter (asyncio's _enter_task checks it).
         _current_tasks.pop(self, None)
         sched.in_callback += 1
         try:
-            for _ in range(n):
-                h = cbs.popleft()
-                if not h._cancelled:
-                    h._run()
+            while cbs:
+                s, h, injected = cbs[0]
+                if s > self.cb_limit or s > end:  # (a G the last one readied runs first)
+                    break
+                cbs.popleft()
+                if h._cancelled:
+                    continue
+                self.cb_running = s
+                self.cb_injected = injected
+                h._run()
         finally:
+            self.cb_running = -1
             sched.in_callback -= 1
 
 
@@ -352,3 +451,6 @@ def current_p() -> P:
     if p is None:
         raise NotInGoroutine("not inside an aiogc goroutine")
     return p
+
+
+_one_runtime_one_loop()

@@ -20,6 +20,7 @@ is marking and no pacer token is out.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from aiogc.config import MAX_GOMAXPROCS
@@ -65,7 +66,8 @@ def procresize(sched: Sched, requester: P, n: int) -> int:
             if gc is not None:
                 gc.destroy_p(p)
             if p.ready_cbs:  # callbacks already queued on it move to P0 (call_soon forwards later ones)
-                sched.allp[0].ready_cbs.extend(p.ready_cbs)
+                p0 = sched.allp[0]
+                p0.ready_cbs = deque(sorted([*p0.ready_cbs, *p.ready_cbs], key=lambda c: c[0]))  # stamp order
                 p.ready_cbs.clear()
             if p in sched.pidle:
                 sched.pidle.remove(p)

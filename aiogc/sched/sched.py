@@ -125,6 +125,7 @@ class Sched:
         self.c_stw = cfg.cost_stw_ns if virtual else 0
         self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
         self.in_callback = 0  # > 0 while a P runs asyncio callbacks or a timer fires (see ready)
+        self.cbseq = 0  # asyncio callbacks ever queued on a P: their stamps (P.run_ready_callbacks)
         self.timerproc: Any = None  # Go's timerproc goroutine (sched/timers.py), made by the first sleep
 
     # ---- time --------------------------------------------------------------------------
@@ -156,6 +157,7 @@ class Sched:
         g = G(self.goidgen, coro, system=system, is_task=is_task, label=label)
         g.status = RUNNABLE
         self.allgs[g.id] = g
+        g.qseq = self.cbseq
         cur = self.cur_p()
         if cur is not None and cur.curg is not None and not self.in_callback:
             g._loop = cur
@@ -176,10 +178,14 @@ class Sched:
         """Models ``ready``: make a parked G runnable in the current P's ``runnext``.
 
         ``val`` is what its ``park`` returns; ``exc`` is raised there instead.
-        From a callback — an asyncio future's done callback run between goroutines, a
-        timer, a host-loop I/O completion — the G goes to the global queue instead:
-        those are Go's netpoller and timer wake-ups, which ``injectglist`` (they do not
-        take, nor kick, any P's ``runnext``).
+        From a callback run on a P (``call_soon``: an asyncio future's done callback, run
+        between goroutines) the G takes the callback's place in the P's run order (see
+        ``P.run_ready_callbacks``: asyncio's ``Task.__wakeup`` steps the task inside that
+        callback): into that P's ``runnext`` when a goroutine or another callback on a P
+        queued the callback; into the global queue when it was injected -- a timer firing,
+        a host-loop I/O completion, another thread -- as are the wake-ups a timer callback
+        makes itself: those are Go's netpoller and timer wake-ups, which ``injectglist``
+        (they do not take, nor kick, any P's ``runnext``).
         """
         if g.status != WAITING:
             raise Throw(f"bad g->status in ready: G{g.id} is {g.status}, want waiting")
@@ -190,12 +196,29 @@ class Sched:
         g.fut_waiter = None
         cur = self.cur_p()
         if cur is not None and not self.in_callback:
+            g.qseq = self.cbseq
             runqput(cur, self.gq, g, self.runnext_on)
             cur.clock += self.c_ready
             g.ready_ns = cur.clock if self.virtual else self.now(cur)
             if self.bus.on:
                 self.bus.emit(GoUnpark(self.now(cur), cur.id, cur.curg.id if cur.curg else -1, g.id))
+        elif cur is not None and cur.cb_running >= 0 and not cur.cb_injected:
+            # Readied by the callback P is running: the G takes the callback's place, so no
+            # callback queued after that one runs before it (cb_limit).
+            g.qseq = cur.cb_limit = cur.cb_running
+            runqput(cur, self.gq, g, self.runnext_on)
+            if cur.spinning:
+                # A P woken to look for work found some in its own callbacks (Go's schedule()
+                # throws on a spinning M with local work; findrunnable resets spinning first).
+                self._stop_spinning(cur)
+            cur.clock += self.c_ready
+            g.ready_ns = cur.clock if self.virtual else self.now(cur)
+            if self.bus.on:
+                self.bus.emit(GoUnpark(self.now(cur), cur.id, -1, g.id))
         else:
+            g.qseq = self.cbseq
+            if cur is not None and cur.cb_running >= 0:  # an injected callback: in its place
+                g.qseq = cur.cb_limit = cur.cb_running
             self.gq.append(g)
             if cur is not None:  # a callback run on a P: it pays for the wake-up
                 cur.clock += self.c_ready
@@ -553,6 +576,7 @@ class Sched:
                         # gosched_impl, inlined: running -> runnable, to the global queue tail.
                         g.status = RUNNABLE
                         g.ready_ns = p.clock
+                        g.qseq = self.cbseq
                         p.curg = None
                         gq.append(g)
                         if bus.on:
@@ -602,6 +626,7 @@ class Sched:
         """``goschedImpl``'s body: running -> runnable, off ``p``, to the global queue tail."""
         g.status = RUNNABLE
         g.ready_ns = p.clock
+        g.qseq = self.cbseq
         self._leave(p)
         self.gq.append(g)
 
