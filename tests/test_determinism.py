@@ -9,7 +9,11 @@ everything a subscriber can disturb without touching the model: it allocates Pyt
 reference cycles and runs CPython's cyclic collector in the middle of the run, so that any
 dependence on when ``Ref.__del__`` runs (the live-handle table), on object addresses or on the
 interpreter's memory would show up as a difference.  A negative control (a "subscriber" that does
-change the model) shows the comparison can fail.
+change the model) shows the comparison can fail.  A second program leaves Python reference cycles
+that name heap objects: what CPython's cyclic collector has not freed yet is still counted by the
+live-handle table, so without mark termination's own collection (``Collector._mark_termination``)
+a subscriber's allocations, by moving when CPython collects, changed that run; a negative control
+shows it.
 
 Across processes: the same seed gives a byte-identical event trace under different
 ``PYTHONHASHSEED`` values (str/bytes hashing, hence set and dict orders keyed by strings, change
@@ -83,6 +87,61 @@ def test_a_subscriber_does_not_change_the_run(commit: str, gmp: int, seed: int) 
         assert run(commit, gmp, seed) == bare
     finally:
         gc.enable()
+
+
+class _Holder:
+    """A plain object the program below puts in a reference cycle."""
+
+    me: Any
+    ref: Any
+
+
+async def _cyclic_garbage_main() -> int:
+    """Each iteration leaves a Python cycle naming a heap object: garbage only CPython's cyclic
+    collector frees, so until it runs the live-handle table still counts that ``Ref``."""
+    keep = []
+    for _ in range(1500):
+        h = _Holder()
+        h.me = h
+        h.ref = await aiogc.alloc(4096, 1)
+        keep.append(await aiogc.alloc(512, 0))
+        if len(keep) > 50:
+            keep.pop(0)
+    return aiogc.read_mem_stats().num_gc
+
+
+def run_cyclic(gmp: int, sub: Any = None) -> tuple[Any, ...]:
+    rt = aiogc.Runtime(gomaxprocs=gmp, seed=1, gogc=100, heap_minimum=256 << 10, godebug="")
+    if sub is not None:
+        rt.bus.subscribe(sub)
+    ngc = rt.run(_cyclic_garbage_main())
+    return fingerprint(rt, {"num_gc": ngc})
+
+
+@pytest.mark.parametrize("gmp", [1, 2])
+def test_cyclic_python_garbage_holding_refs_does_not_make_a_subscriber_matter(gmp: int) -> None:
+    """Mark termination collects Python's cyclic garbage before the live-handle table is read, so
+    what CPython had not collected yet (which depends on every allocation in the interpreter, a
+    subscriber's included) cannot decide what is greyed."""
+    bare = run_cyclic(gmp)
+    assert bare[6] > 0  # nfree: heap objects were freed, so the garbage's Refs really were released
+    assert run_cyclic(gmp, Recorder()) == bare
+    assert run_cyclic(gmp, Disturbing()) == bare
+
+
+def test_negative_control_without_the_collection_a_subscriber_changes_that_program(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test above can fail: with mark termination's collection disabled, the same program's run
+    depends on when CPython's collector happens to run, and a subscriber moves that."""
+    import aiogc.collector.cycle as cycle
+
+    class NoCollect:
+        @staticmethod
+        def collect(*a: Any) -> int:
+            return 0
+
+    monkeypatch.setattr(cycle, "pygc", NoCollect)
+    assert run_cyclic(1) != run_cyclic(1, Disturbing())
 
 
 def test_negative_control_a_subscriber_that_charges_time_is_seen() -> None:
