@@ -157,6 +157,8 @@ class Collector:
         # markroot's non-stack jobs per pass (data, bss, finalizers, span specials, mcache flush):
         # charged once in the scan phase and once in mark termination (config.py: calibrated).
         self.c_roots = clock.cost(cfg.cost_root_scan_ns)
+        self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
+        self.span_walk_cached = cfg.span_walk_cached
         self.debug = cfg.debug
         self.numgc = 0
         self.last_gc_ns = 0
@@ -203,6 +205,20 @@ class Collector:
     def now(self, p: P | None = None) -> int:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
         return self.clock.now(p)
+
+    def span_walk(self, p: P, walks: int) -> None:
+        """Charge ``walks`` walks over ``h_allspans`` to ``p`` (config.py: ``cost_span_walk_ns``).
+
+        Go 1.5 walks every span struct it ever made in ``finishsweep_m`` (sweep termination),
+        markroot's ``_RootSpans`` (the scan, and mark termination again) and ``gcSweep``'s
+        pages-to-sweep count, with the world stopped or on the coordinator.  The list never
+        shrinks, so a heap that once grew to GBs makes every later cycle's sweep termination,
+        scan and mark termination milliseconds long, while the mutators allocate unassisted
+        in the first two: one overshoot feeds the next (docs/realgo.md, "The span walks").
+        """
+        n = self.heap.nspan() - self.span_walk_cached
+        if n > 0:
+            self.clock.charge(p, walks * n * self.c_span_walk)
 
     # ---- the write barrier ------------------------------------------------------------------
     def _shade(self, obj: int) -> None:
@@ -355,7 +371,9 @@ class Collector:
         await safepoint_trap()
         await stw_trap()
         p = current_p()
-        # Sweeping finished at the previous mark termination (see departures).
+        # Sweeping finished at the previous mark termination (see departures); finishsweep_m
+        # still walks every span to check it.
+        self.span_walk(p, 1)
         marker.reset()
         for q in sched.allp:
             q.gcw.wbuf = None
@@ -524,6 +542,7 @@ class Collector:
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         self.clock.charge(p, self.c_roots)
+        self.span_walk(p, 1)  # markroot(_RootSpans)
         me = self.sched.cur_g()
         gs = list(self.sched.allgs.values())
         for i, g in enumerate(gs):
@@ -581,6 +600,7 @@ class Collector:
         # what a stack scan that had seen it would have cost.  After this, the drain below
         # blackens everything they reach, so sweep frees no object Python can still load.
         self.clock.charge(p, self.c_roots)
+        self.span_walk(p, 2)  # markroot(_RootSpans) and gcSweep's count of the pages to sweep
         held = heap.held_unmarked()
         if held.size:
             # A Ref the scans did not reach may be in unreachable Python garbage that CPython's

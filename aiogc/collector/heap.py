@@ -84,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-from aiogc.collector.sizeclass import round_size
+from aiogc.collector.sizeclass import PAGE_SIZE, round_size
 from aiogc.errors import RuntimeEnded, Throw, UseAfterFree
 
 __all__ = ["Heap", "Ref", "Weak", "PTR_SIZE", "MAX_ALLOC"]
@@ -323,6 +323,7 @@ class Heap:
 
         self.bytes_marked = 0
         self.heap_live = 0
+        self.peak_live = 0  # the most heap_live ever reached (see nspan)
         self.heap_alloc = 0
         self.nobjects = 0
         self.total_alloc = 0
@@ -469,7 +470,22 @@ class Heap:
         """Set ``heap_live`` (gcMark step 5: ``heap_live = bytesMarked`` at mark termination)."""
         if nbytes < 0:
             raise ValueError(f"set_heap_live: negative byte count {nbytes}")
+        self.peak_live = max(self.peak_live, self.heap_live)
         self.heap_live = int(nbytes)
+
+    def nspan(self) -> int:
+        """Models ``mheap_.nspan``, ``len(h_allspans)``: the span structs the heap ever held at once.
+
+        Go records a span struct in ``h_allspans`` when fixalloc makes a new one
+        (``recordspan``) and never removes it, so the list only grows, with the heap's peak
+        size; the GC walks all of it several times a cycle.  The model has no spans: it
+        counts one 8 KiB span per page of the largest ``heap_live`` so far (the seed
+        workload's 1 KiB class has one-page spans).  ``heap_live`` only falls at
+        ``set_heap_live``, so the peak is taken there and here, off the allocation path.
+        """
+        peak = max(self.peak_live, self.heap_live)
+        self.peak_live = peak
+        return -(-peak // PAGE_SIZE)
 
     # ------------------------------------------------------------------ sweep
 
