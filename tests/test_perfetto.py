@@ -12,10 +12,10 @@ from aiogc.experiments.workloads import SeedWorkload, seed_main
 from aiogc.trace.perfetto import PerfettoTrace
 
 
-def _seed_trace(yield_after_assist: bool, cycles: int) -> tuple[dict[str, Any], Any]:
+def _seed_trace(yield_after_assist: bool, cycles: int, seed: int = 0) -> tuple[dict[str, Any], Any]:
     # 64a32ffe with the seed's assist policy: at the seed itself a dedicated worker can livelock its P
     # ahead of the coordinator at GOMAXPROCS=4 (docs/realgo.md, mechanism C); this is about the trace.
-    rt = aiogc.Runtime(gomaxprocs=4, seed=0, gogc=100, yield_after_assist=yield_after_assist, clock="virtual",
+    rt = aiogc.Runtime(gomaxprocs=4, seed=seed, gogc=100, yield_after_assist=yield_after_assist, clock="virtual",
                        godebug="", go_commit="64a32ffe", assist_policy="seed")
     tr = PerfettoTrace.attach(rt)
     rt.run(seed_main(SeedWorkload(), cycles=cycles))
@@ -94,7 +94,7 @@ def test_write(tmp_path: Any) -> None:
 
 @pytest.fixture(scope="module")
 def fix_off_trace() -> tuple[dict[str, Any], Any]:
-    return _seed_trace(False, 2)
+    return _seed_trace(False, 2, seed=1)  # both cycles' coordinators wait > 10 ms
 
 
 def test_flow_from_complete_to_the_coordinator_starting(fix_off_trace: tuple[dict[str, Any], Any]) -> None:

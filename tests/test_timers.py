@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import aiogc
@@ -145,3 +147,31 @@ def test_bad_arguments() -> None:
         Timer(1)
     with pytest.raises(NotInGoroutine):
         now()
+
+
+def test_a_goroutine_created_by_a_timer_callback_goes_to_the_global_queue() -> None:
+    """newproc from a callback (a timer firing while the P runs a goroutine) is Go's netpoller or
+    timer injection: the new G goes to the global queue, not the runnext of the goroutine that
+    happens to be current on that P (where a runnext-hogging pair would starve it)."""
+    rt = aiogc.Runtime(gomaxprocs=1, seed=1, clock="virtual", godebug="")
+    seen: dict[str, object] = {}
+
+    async def child() -> None:
+        seen["child_ran"] = True
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def cb() -> None:
+            aiogc.go(child(), name="child")
+            sched = aiogc.current_runtime().sched
+            seen["in_gq"] = [g.label for g in sched.gq]
+            seen["runnext"] = [p.runnext.label if p.runnext else None for p in sched.allp]
+
+        loop.call_later(0.0005, cb)
+        await aiogc.compute(2_000_000)  # this P is busy running main when the timer fires
+        await aiogc.gosched()
+
+    rt.run(main())
+    assert seen["in_gq"] == ["child"] and seen["runnext"] == [None], seen
+    assert seen.get("child_ran") is True

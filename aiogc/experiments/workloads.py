@@ -59,7 +59,6 @@ construction (~ producers x half a list) rather than by ``live_bytes``.
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,9 +128,16 @@ class SeedWorkload(WorkloadParams):
 async def _producer(w: WorkloadParams, share: int, out: aiogc.Chan, stop: list[bool]) -> None:
     alloc = aiogc.alloc
     compute = aiogc.compute
-    kept: deque[Any] = deque()  # heads of finished lists: this goroutine's live heap
-    kept_bytes = 0
     per_list = w.list_len * w.node_bytes()
+    # The heads of the finished lists, this goroutine's live heap: a ring of pointer slots in a
+    # heap object, as seedload.go's `kept := make([]*node, maxKept)`.  Storing a head into it is
+    # a heap pointer write, so while the write barrier is on it greys the list's newest node
+    # (white in mark 1): this P's gcw holds work at the send that follows, and the fractional
+    # worker can start when the producer parks (docs/realgo.md, mechanism A).
+    max_kept = share // per_list + 2
+    kept = await alloc(max_kept * 8, max_kept)
+    kh = kn = 0
+    kept_bytes = 0
     head = None
     n = 0
     nleaves = w.leaves
@@ -146,11 +152,14 @@ async def _producer(w: WorkloadParams, share: int, out: aiogc.Chan, stop: list[b
         n += 1
         await compute(w.alloc_work_ns)
         if n % w.list_len == 0:
-            kept.append(head)
+            kept[(kh + kn) % max_kept] = head
+            kn += 1
             kept_bytes += per_list
             head = None
-            while kept_bytes > share and kept:
-                kept.popleft()
+            while kept_bytes > share and kn > 0:
+                kept[kh] = None
+                kh = (kh + 1) % max_kept
+                kn -= 1
                 kept_bytes -= per_list
         if n % w.send_every == 0:
             await out.send(node)

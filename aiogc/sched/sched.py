@@ -157,7 +157,7 @@ class Sched:
         g.status = RUNNABLE
         self.allgs[g.id] = g
         cur = self.cur_p()
-        if cur is not None and cur.curg is not None:
+        if cur is not None and cur.curg is not None and not self.in_callback:
             g._loop = cur
             runqput(cur, self.gq, g, self.runnext_on)
             cur.clock += self.c_go

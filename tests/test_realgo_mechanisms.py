@@ -1,0 +1,63 @@
+"""The mechanisms of docs/realgo.md, each checked in an event trace (virtual time, exact).
+
+Mechanism A at GOMAXPROCS=2 without the fix (the parent, 4f188c2d): an assist completes mark 1 and
+readies the coordinator into its P's runnext; the producer/consumer pair kicks it to the ring
+tail and keeps runnext busy.  At the seed's parent both mark signals must be done before
+``findRunnableGCWorker`` stops, so every ``schedule()`` in the wait starts this P's fractional
+worker (the kept ring's write barrier greys a node every list): a new time slice each time, so
+sysmon never preempts.  The coordinator leaves the ring only when the timerproc goroutine,
+woken onto the global queue by main's 1 ms sleep, is taken by *this* P at a 61st schedtick: it
+readies main into runnext (kicking the pair's G behind the coordinator), main parks, and the
+ring's head runs.  Both Ps tick in step, so which P takes timerproc is a race; each loss sends
+main to the other P and restarts the 1 ms timer, so a P that keeps losing keeps its coordinator
+waiting (in real Go for seconds: docs/realgo.md, "The tail").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiogc
+from aiogc.experiments.workloads import SeedWorkload, seed_main
+from aiogc.trace.events import Recorder
+
+
+def _mark1_waits(seed: int, cycles: int = 12) -> list[dict[str, Any]]:
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=seed, go_commit="parent", clock="virtual", godebug="")
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+    rt.run(seed_main(SeedWorkload(), cycles=cycles))
+    out: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
+    for e in rec.events:
+        if e.kind == "GCComplete" and e.phase == 1 and e.who.startswith("assist"):
+            cur = {"p": e.p, "timerproc": [], "workers": {0: 0, 1: 0}, "preempted": set()}
+        elif cur is None:
+            continue
+        elif e.kind == "GoStart" and e.label == "timerproc":
+            cur["timerproc"].append(e.p)
+        elif e.kind == "GoStart" and e.label.startswith("GC worker"):
+            cur["workers"][e.p] += 1
+        elif e.kind == "GoPreempt":
+            cur["preempted"].add(e.p)
+        elif e.kind == "GCCoordWake" and e.phase == 1:
+            cur["wake_p"] = e.p
+            cur["latency_ns"] = e.latency_ns
+            out.append(cur)
+            cur = None
+    return out
+
+
+def test_mark1_wait_ends_when_the_coordinators_p_wins_the_timerproc_race() -> None:
+    long_waits = [w for s in (1, 3) for w in _mark1_waits(s) if w["latency_ns"] > 1_000_000]
+    assert len(long_waits) >= 5, long_waits
+    for w in long_waits:
+        p = w["p"]
+        other = 1 - p
+        assert w["wake_p"] == p, w  # not stolen: it left this P's ring
+        assert not w["preempted"], w  # sysmon never saw a 10 ms slice on either P
+        assert w["workers"][p] >= 10 and w["workers"][other] >= 10, w  # both Ps' workers ticking
+        assert w["timerproc"] and w["timerproc"][-1] == p, w  # the exit: this P took timerproc
+        assert all(q == other for q in w["timerproc"][:-1]), w  # every earlier pick was the other P's
+    # The race was lost several times in a row at least once: a wait of many timer periods.
+    assert max(len(w["timerproc"]) for w in long_waits) >= 3
