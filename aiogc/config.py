@@ -39,6 +39,11 @@ reached GBs (``aiogc/data``, the parent, 575 cycles; docs/realgo.md, "The span w
                       already hold (at GOMAXPROCS=1 real Go walked ~2,700 spans in a 4 µs
                       sweep termination).  Fitted: the best of 0-64k on the same cycles; the
                       seed's phases (up to 16k spans, held out) show no span dependence.
+  cost_page_fault_ns  2.6 µs per 4 KiB page the heap takes beyond its largest size so far (Go
+                      1.5 keeps what it maps; fresh memory faults on first touch).  The parent's
+                      36 mark phases longer than 1 s, while the heap grew to GBs, allocated at
+                      1.85 GB/s (median; 0.5-3.5) where the model without the charge allocates
+                      4.6 GB/s: 2 producers x (1/1.85 - 1/4.6) ns/byte x 4096 bytes.
 
 The others are round numbers of the right order (a goroutine switch ~200 ns, a small
 malloc ~30 ns), not measured on any one machine.
@@ -277,6 +282,7 @@ class Config:
     cost_root_scan_ns: int = 40_000  # markroot's non-stack roots, per pass (calibrated, see above)
     cost_span_walk_ns: int = 8  # per span struct, per walk over h_allspans (calibrated, see above)
     span_walk_cached: int = 12_000  # spans a walk covers from the cache (calibrated, see above)
+    cost_page_fault_ns: int = 2_600  # first touch of a 4 KiB page the heap never held (calibrated, see above)
     cost_steal_ns: int = 500  # one steal attempt across Ps
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)

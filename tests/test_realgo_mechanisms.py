@@ -61,3 +61,34 @@ def test_mark1_wait_ends_when_the_coordinators_p_wins_the_timerproc_race() -> No
         assert all(q == other for q in w["timerproc"][:-1]), w  # every earlier pick was the other P's
     # The race was lost several times in a row at least once: a wait of many timer periods.
     assert max(len(w["timerproc"]) for w in long_waits) >= 3
+
+
+def _other_p_stops_after_foreachp(monkeypatch: Any, enabled: bool) -> tuple[int, int]:
+    """(transitions, how many of them the other P's goroutine answered with a GoPreempt first)."""
+    from aiogc.sched.sched import Sched
+
+    if not enabled:
+        monkeypatch.setattr(Sched, "preemptall", lambda self, me: None)
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=1, clock="virtual", godebug="")
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+    rt.run(seed_main(SeedWorkload(), cycles=8))
+    ev = rec.events
+    n = hits = 0
+    for i, e in enumerate(ev):
+        if e.kind == "GCPhase" and e.phase in ("mark", "mark2"):
+            n += 1
+            for f in ev[i + 1:]:
+                if f.p == 1 - e.p and f.kind in ("GoPreempt", "GoPark", "GoSched", "GoEnd"):
+                    hits += f.kind == "GoPreempt" and f.ts - e.ts < 50_000
+                    break
+    return n, hits
+
+
+def test_foreachp_sends_the_other_ps_goroutine_to_the_global_queue(monkeypatch: Any) -> None:
+    """forEachP (the write barrier's ragged barrier, and mark 1's gcw flush) preempts the goroutine
+    running on every other P at its next safe point (gopreempt_m: the global queue)."""
+    n, hits = _other_p_stops_after_foreachp(monkeypatch, True)
+    assert n >= 12 and hits >= 0.8 * n, (n, hits)
+    n0, hits0 = _other_p_stops_after_foreachp(monkeypatch, False)
+    assert hits0 <= 0.2 * n0, (n0, hits0)  # without it, what stops that goroutine first is its own park

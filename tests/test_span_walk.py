@@ -55,3 +55,53 @@ def test_a_small_heap_walks_from_the_cache() -> None:
     without, _, end_without = _forced_after_peak(64, cost_span_walk_ns=0)
     assert nspan < 12_000
     assert (with_walk, end_with) == (without, end_without)
+
+
+def _grow(peak_mib: int, **cost: int) -> tuple[int, aiogc.Runtime]:
+    rt = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", **cost)
+
+    async def main() -> None:
+        held = [await aiogc.alloc(MIB) for _ in range(peak_mib)]
+        del held
+
+    rt.run(main())
+    return rt.now_ns(), rt
+
+
+def test_fresh_memory_faults_once_per_page_and_allspans_grows_by_half() -> None:
+    base, _ = _grow(100, cost_page_fault_ns=0)
+    t1, rt = _grow(100, cost_page_fault_ns=1000)
+    t2, _ = _grow(100, cost_page_fault_ns=2000)
+    assert t2 - base == 2 * (t1 - base)  # every charge is a whole number of faults
+    faults = (t1 - base) // 1000
+    heap_pages = rt.gc.heap.peak_live // 4096
+    nspan = rt.gc.heap.nspan()
+    caps = [8192]
+    while caps[-1] < nspan:
+        caps.append(caps[-1] * 3 // 2)
+    assert rt.gc.allspans_cap == caps[-1]  # recordspan: 64 KiB of pointers, then 3/2 each time
+    array_pages = sum(-(-c * 8 // 4096) for c in caps)
+    # The heap's pages, each faulted once (counted per refill, so up to one page short per refill),
+    # plus every h_allspans array ever made.
+    assert heap_pages - 100 <= faults - array_pages <= heap_pages, (faults, heap_pages, array_pages)
+
+
+def test_memory_the_heap_held_before_does_not_fault_again() -> None:
+    rt = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", cost_page_fault_ns=1000)
+    marks: list[int] = []
+
+    async def main() -> None:
+        held = [await aiogc.alloc(MIB) for _ in range(40)]
+        del held
+        await aiogc.gc()  # heap_live back to ~0; the 40 MiB stay mapped
+        marks.append(aiogc.current_runtime().now_ns())
+        held = [await aiogc.alloc(MIB) for _ in range(40)]
+        marks.append(aiogc.current_runtime().now_ns())
+        assert len(held) == 40
+
+    rt.run(main())
+    again = marks[1] - marks[0]
+    rt0 = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", cost_page_fault_ns=0)
+    marks.clear()
+    rt0.run(main())
+    assert again == marks[1] - marks[0], "re-allocating below the peak paid page faults"

@@ -120,6 +120,10 @@ class MarkSignal:
         self.latency_ns = -1
 
 
+#: ``recordspan``'s first ``h_allspans`` array: 64 KiB of pointers; each growth is 3/2.
+ALLSPANS_MIN_CAP = 64 * 1024 // 8
+
+
 class Collector:
     """All GC state of one runtime; see the module docstring."""
 
@@ -158,6 +162,8 @@ class Collector:
         # charged once in the scan phase and once in mark termination (config.py: calibrated).
         self.c_roots = clock.cost(cfg.cost_root_scan_ns)
         self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
+        self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
+        self.allspans_cap = 0  # h_allspans' capacity, in spans (see _grow_allspans)
         self.span_walk_cached = cfg.span_walk_cached
         self.debug = cfg.debug
         self.numgc = 0
@@ -205,6 +211,27 @@ class Collector:
     def now(self, p: P | None = None) -> int:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
         return self.clock.now(p)
+
+    def _grow_allspans(self, p: P) -> None:
+        """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of
+        pointers at first), from ``sysAlloc``; the old one is copied into it.
+
+        The allocating goroutine pays it inside ``mallocgc``, holding the heap lock, with no
+        preemption point: the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the
+        copy itself, a sequential pass over the old array, is an order of magnitude cheaper and
+        is left out).  On a heap of GBs that is a stall of milliseconds on one P, which shifts the
+        Ps' schedtick phases and ends the timerproc lock-in of docs/realgo.md ("The tail"): 24 of
+        real Go's 36 parent mark phases longer than 1 s ended with the heap within 0.5% of an
+        ``h_allspans`` capacity boundary (3.69, 5.54, 8.30, 12.46, 18.68 GB).
+        """
+        need = self.heap.nspan()
+        cap = self.allspans_cap
+        pages = 0
+        while cap < need:
+            cap = max(ALLSPANS_MIN_CAP, cap * 3 // 2)
+            pages += -(-cap * 8 // 4096)
+        self.allspans_cap = cap
+        p.clock += pages * self.c_page_fault
 
     def span_walk(self, p: P, walks: int) -> None:
         """Charge ``walks`` walks over ``h_allspans`` to ``p`` (config.py: ``cost_span_walk_ns``).
@@ -266,6 +293,13 @@ class Collector:
                 mc[cls] = self.span_objs[cls] - 1
             slow = True
             p.clock += self.c_alloc + self.c_alloc_slow
+            if heap.heap_live > heap.peak_live:
+                # The heap grew past its peak: mHeap_Grow maps fresh memory, and the first touch of
+                # each 4 KiB page faults (config.py: cost_page_fault_ns).
+                p.clock += ((heap.heap_live - heap.peak_live) >> 12) * self.c_page_fault
+                heap.peak_live = heap.heap_live
+                if heap.nspan() > self.allspans_cap:
+                    self._grow_allspans(p)
         if slow:
             if self.bus.on:
                 self.bus.emit(HeapAlloc(self.now(p), p.id, g.id, heap.heap_live, self.pacer.next_gc,
@@ -410,8 +444,11 @@ class Collector:
         await self._scan_roots(p)
         p = current_p()
         work.t_installwb = self.now(p)
-        # 9-11. Mark phase: blackening on.
+        # 9-11. Mark phase: the write barrier's ragged barrier, forEachP(func(*p) {}), whose
+        # preemptall sends the goroutine running on every other P to the global queue; then
+        # blackening on.
         self._set_phase(GC_MARK, p)
+        sched.preemptall(p)
         if cfg.assist_in_scan:
             pacer.bg_mark_start_ns = self.now(p)  # 510fd135: workers' utilisation is timed from here
         else:
@@ -424,12 +461,15 @@ class Collector:
         if cfg.no_worker_after_complete:
             self.bg_mark1.clear()
         await self._wait(self.bg_mark1)
+        await safepoint_trap()  # the other Ps catch up to the coordinator's resumption (preemptall)
         p = current_p()
-        # 13. Re-scan globals, flush every P's cache to the global lists.
+        # 13. Re-scan globals, flush every P's cache to the global lists: forEachP(gcw.dispose),
+        # whose preemptall again sends every other P's goroutine to the global queue.
         scanner = RootScanner(heap)
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
         self.clock.charge(p, scanner.words * self.c_word)
+        sched.preemptall(p)
         for q in sched.allp:
             q.gcw.dispose()
         # 14. Mark 2 if work remains (64a32ffe: always, the scheduler completing it if no

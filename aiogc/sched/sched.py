@@ -649,6 +649,21 @@ class Sched:
             panic.__cause__ = exc
             self.panic = panic
 
+    def preemptall(self, me: P) -> None:
+        """Models ``preemptall`` as ``forEachP`` calls it: ask the G running on every other P to stop.
+
+        A mutator stops at its next safe point and goes to the global queue (``gopreempt_m``),
+        which breaks a producer/consumer pair's hold on its P's ``runnext``; a mark worker polls
+        the flag and stops draining.  Departure: ``forEachP`` then waits until every P has run
+        its function at that safe point; here the function (a ``gcw`` flush, or nothing for the
+        write barrier's ragged barrier) is applied at once and the caller does not wait
+        (real Go's install-write-barrier phase: p50 3 µs at GOMAXPROCS=2).
+        """
+        for q in self.allp:
+            g = q.curg
+            if q is not me and q.status == P_RUNNING and g is not None:
+                g.preempt = True
+
     # ---- stop the world -------------------------------------------------------------------
     def _stw_begin(self, p: P) -> bool:
         """The G on ``p`` asked to stop the world.  True if every other P is already stopped."""
