@@ -53,6 +53,7 @@ Departures, each a choice for a single-threaded model:
 
 from __future__ import annotations
 
+import gc as pygc
 import types
 from collections import deque
 from collections.abc import Generator
@@ -664,6 +665,15 @@ class Collector:
         self.clock.charge(p, self.c_roots)
         self.span_walk(p, 2)  # markroot(_RootSpans) and gcSweep's count of the pages to sweep
         held = heap.held_unmarked()
+        if held.size:
+            # A Ref the scans did not reach may be in unreachable Python garbage that CPython's
+            # cyclic collector has not freed yet (a cycle through a Ref's holder).  When that
+            # collector runs depends on the interpreter's whole allocation history (an event
+            # subscriber's records, the host), not on the program: greying such objects would
+            # make the run depend on it.  So collect first: then the table counts exactly the
+            # Refs Python can still reach, a function of the program's state alone.
+            pygc.collect()
+            held = heap.held_unmarked()
         if held.size:
             marker.mark_roots(held.tolist(), gcw)
         drained = marker.drain(gcw, None)

@@ -27,7 +27,10 @@ counts itself: ``Ref.__init__`` adds one to ``handles[id]`` and ``Ref.__del__`` 
 when the last reference goes, or when its cyclic collector frees a cycle) takes one off.  Mark
 termination greys every unmarked slot with ``handles > 0`` with the world stopped
 (``Collector._mark_termination``), so an object is never freed while a ``Ref`` to it exists, and
-``sweep`` throws if it would ever free one.  Copying a ``Ref`` returns the same handle; pickling
+``sweep`` throws if it would ever free one.  When the table names an object the scans did not mark,
+mark termination first runs CPython's cyclic collector: a ``Ref`` in unreachable cyclic garbage is
+counted until that collector runs, and when it runs depends on every allocation in the interpreter
+(an event subscriber's too), so without it what gets greyed would not be the program's alone.  Copying a ``Ref`` returns the same handle; pickling
 one is a ``TypeError`` (a heap slot means nothing in another process).  ``__del__`` may run on
 another thread (a Ref dropped in ``run_in_executor``): the count's load-add-store is straight-line
 bytecode on a memoryview, with no eval-breaker check between the load and the store, so under

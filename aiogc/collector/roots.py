@@ -12,7 +12,8 @@ Go-style package-variable root (Go's data and bss segments).  Two mechanisms kee
    roots in ``scanWork``: a documented departure the original issue asked for), charged to the
    scanning P.
 2. *The live-handle table* (``heap.py``): every ``Ref`` object counts itself; mark termination
-   greys, with the world stopped, whatever the table holds that the scan did not reach.  It is
+   greys, with the world stopped, whatever the table holds that the scan did not reach (after
+   freeing Python's unreachable cycles, so that only the program decides: heap.py).  It is
    the safety net for what no Python introspection can see (a running frame's evaluation stack)
    and for whatever the walk below is opaque to.  ``GODEBUG=gccheckmark=1`` checks both against
    a census of every ``Ref`` CPython tracks (``python_held_ids``).

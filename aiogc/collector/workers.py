@@ -111,18 +111,11 @@ def find_runnable_gc_worker(col: Collector, p: P) -> G | None:
 def find_idle_gc_worker(col: Collector, p: P) -> G | None:
     """Models findrunnable's idle-GC-work step: run this P's worker in idle mode if work exists.
 
-    Go checks only ``gcBlackenEnabled`` and ``gcMarkWorkAvailable`` here, at every point of the
-    series.  Departure: the model also skips it once the current phase's signal is done (at the
-    seed: once both are; from 64a32ffe: once the phase being waited for completed), as
-    ``findRunnableGCWorker`` does; an idle worker started after completion can leave the model's
-    run with every goroutine parked (seen in tests/test_sched.py's resize test, not explained:
-    see docs/realgo.md).
+    Go checks only ``gcBlackenEnabled`` (the caller's test) and ``gcMarkWorkAvailable`` here, at
+    every point of the series, not the mark signals: a P with nothing else to run drains whatever
+    grey work there is, even after the current phase's ``complete()`` (its worker then finds the
+    phase done, or completes it again, which ``gc_mark_done`` ignores), so the model does the same.
     """
-    s1, s2 = col.bg_mark1, col.bg_mark2
-    if s1.done and s2.done:
-        return None
-    if col.config.no_worker_after_complete and (s2.done or (s1.done and not col.blacken_promptly)):
-        return None
     if not col.marker.work_available(p.gcw):
         return None
     return _take(col, p, IDLE)
