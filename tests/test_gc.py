@@ -511,23 +511,22 @@ def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> N
     (With GOGC=50 and a 1 MiB live heap the sweep-distance floor, not the ratio, sets the
     trigger, so the controller has nothing to act on and oscillates: the live heap is 2 MiB there.)
     """
-    rt, probe = _steady_run(12, live, gogc=gogc)
+    rt, probe = _steady_run(24, live, gogc=gogc)
     cycles = rt.stats.cycles
-    assert len(cycles) >= 12
+    assert len(cycles) >= 24
     h_g = gogc / 100
     ratios = [c.trigger_ratio for c in cycles] + [rt.gc.pacer.trigger_ratio]
     assert ratios[0] == pacer_mod.INITIAL_TRIGGER_RATIO
     assert all(0 <= r <= 0.95 * h_g + 1e-12 for r in ratios[1:])
-    steps = [abs(b - a) for a, b in zip(ratios, ratios[1:], strict=False)]
-    early = max(steps[:3])
-    late = max(steps[-4:])
-    assert late < max(early, 0.02), f"trigger ratio does not settle: steps {steps}"
-    # settled: the late steps are noise around the fixed point, on average a fraction of the
-    # early ones (a third).  Single steps can be larger: with the calibrated mark cost (5 ns a
-    # word) and the kept ring's write barriers greying a node every list, the assist-utilisation
-    # term of the trigger error varies ~0.1 from cycle to cycle.
-    late_mean = sum(steps[-4:]) / 4
-    assert late_mean < max(0.05, early / 3), f"trigger ratio does not settle: steps {steps}"
+    # settled: over the last 8 cycles the ratio is noise around a fixed point, its spread a
+    # fraction (a third) of how far it moved from the initial 7/8 to get there.  Single steps
+    # can still be ~0.1: the assist-utilisation term of the trigger error varies from cycle to
+    # cycle with how much each cycle's assists marked.
+    late = ratios[-8:]
+    mean = sum(late) / len(late)
+    spread = (sum((r - mean) ** 2 for r in late) / len(late)) ** 0.5
+    moved = abs(mean - ratios[0])
+    assert spread < max(0.02, moved / 3), f"trigger ratio does not settle: {ratios}"
     for i, c in enumerate(cycles):
         s = probe.at_start[i]
         e = probe.at_end[i]

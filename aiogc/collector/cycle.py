@@ -168,6 +168,7 @@ class Collector:
         self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
         self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
         self.allspans_cap = 0  # h_allspans' capacity, in spans (see _grow_allspans)
+        self.allspans_cap_bytes = 0  # the heap size it covers
         self.span_walk_cached = cfg.span_walk_cached
         self.debug = cfg.debug
         self.numgc = 0
@@ -254,6 +255,7 @@ class Collector:
             cap = max(ALLSPANS_MIN_CAP, cap * 3 // 2)
             pages += -(-cap * 8 // 4096)
         self.allspans_cap = cap
+        self.allspans_cap_bytes = cap * PAGE_SIZE
         p.clock += pages * self.c_page_fault
 
     def span_walk(self, p: P, walks: int) -> None:
@@ -316,13 +318,15 @@ class Collector:
                 mc[cls] = self.span_objs[cls] - 1
             slow = True
             p.clock += self.c_alloc + self.c_alloc_slow
-            if heap.heap_live > heap.peak_live:
-                # The heap grew past its peak: mHeap_Grow maps fresh memory, and the first touch of
-                # each 4 KiB page faults (config.py: cost_page_fault_ns).
-                p.clock += ((heap.heap_live - heap.peak_live) >> 12) * self.c_page_fault
-                heap.peak_live = heap.heap_live
-                if heap.nspan() > self.allspans_cap:
-                    self._grow_allspans(p)
+        if heap.heap_live > heap.peak_live:
+            # The heap grew past its peak: mHeap_Grow mapped fresh memory, and the allocating
+            # goroutine's first touch of each 4 KiB page faults (config.py: cost_page_fault_ns).
+            # Charged per object, to the P that allocates it.
+            fresh = heap.heap_live - heap.peak_live
+            p.clock += ((fresh if fresh < rsize else rsize) * self.c_page_fault) >> 12
+            heap.peak_live = heap.heap_live
+            if heap.peak_live > self.allspans_cap_bytes:
+                self._grow_allspans(p)
         if slow:
             if self.bus.on:
                 self.bus.emit(HeapAlloc(self.now(p), p.id, g.id, heap.heap_live, self.pacer.next_gc,

@@ -481,11 +481,9 @@ class Heap:
         size; the GC walks all of it several times a cycle.  The model has no spans: it
         counts one 8 KiB span per page of the largest ``heap_live`` so far (the seed
         workload's 1 KiB class has one-page spans).  ``heap_live`` only falls at
-        ``set_heap_live``, so the peak is taken there and here, off the allocation path.
+        ``set_heap_live``, which keeps the peak; ``mallocgc`` raises it as the heap grows.
         """
-        peak = max(self.peak_live, self.heap_live)
-        self.peak_live = peak
-        return -(-peak // PAGE_SIZE)
+        return -(-max(self.peak_live, self.heap_live) // PAGE_SIZE)
 
     # ------------------------------------------------------------------ sweep
 
