@@ -26,7 +26,7 @@ docs/realgo.md, "Calibration"):
                       mcache flush), charged once in the scan and once in mark termination.
 
 Two more come from real Go's phase timings at GOMAXPROCS=2 without the fix, where the heap
-reached GBs (``aiogc/data``, the parent, 575 cycles; docs/realgo.md, "The span walks"):
+reached GBs (``aiogc/data``, the parent, 575 cycles; docs/realgo.md, "Calibration"):
 
   cost_span_walk_ns   8 ns per span struct per walk over ``h_allspans`` (``finishsweep_m`` in
                       sweep termination, markroot's ``_RootSpans`` in the scan and again in

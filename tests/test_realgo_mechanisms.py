@@ -10,7 +10,7 @@ woken onto the global queue by main's 1 ms sleep, is taken by *this* P at a 61st
 readies main into runnext (kicking the pair's G behind the coordinator), main parks, and the
 ring's head runs.  Both Ps tick in step, so which P takes timerproc is a race; each loss sends
 main to the other P and restarts the 1 ms timer, so a P that keeps losing keeps its coordinator
-waiting (in real Go for seconds: docs/realgo.md, "The tail").
+waiting (in real Go for seconds: docs/realgo.md, A′).
 """
 
 from __future__ import annotations

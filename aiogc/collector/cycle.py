@@ -244,7 +244,7 @@ class Collector:
         preemption point: the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the
         copy itself, a sequential pass over the old array, is an order of magnitude cheaper and
         is left out).  On a heap of GBs that is a stall of milliseconds on one P, which shifts the
-        Ps' schedtick phases and ends the timerproc lock-in of docs/realgo.md ("The tail"): 24 of
+        Ps' schedtick phases and ends the timerproc lock-in of docs/realgo.md (A′): 24 of
         real Go's 36 parent mark phases longer than 1 s ended with the heap within 0.5% of an
         ``h_allspans`` capacity boundary (3.69, 5.54, 8.30, 12.46, 18.68 GB).
         """
@@ -266,7 +266,7 @@ class Collector:
         pages-to-sweep count, with the world stopped or on the coordinator.  The list never
         shrinks, so a heap that once grew to GBs makes every later cycle's sweep termination,
         scan and mark termination milliseconds long, while the mutators allocate unassisted
-        in the first two: one overshoot feeds the next (docs/realgo.md, "The span walks").
+        in the first two: one overshoot feeds the next (docs/realgo.md, "Calibration").
         """
         n = self.heap.nspan() - self.span_walk_cached
         if n > 0:
