@@ -47,9 +47,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiogc
 from aiogc.config import GO_SERIES, resolve_go_commit
 from aiogc.errors import ConfigError
-from aiogc.experiments.workloads import MAX_HEAP_BYTES
+from aiogc.experiments.workloads import MAX_HEAP_BYTES, SeedWorkload, seed_main
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 KEEP_FIRST, KEEP_LAST = 3, 62  # the kept cycles, as in the reference summaries (gc 1-2 are start-up)
@@ -221,9 +222,6 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
               max_heap_bytes: int = MAX_HEAP_BYTES) -> dict[str, Any]:
     """One model run of the seed workload as seedload runs: kept cycles as ``Cycle`` fields, and the
     censored wait of a coordinator still waiting when a bound (virtual time, heap) stopped the run."""
-    import aiogc
-    from aiogc.experiments.workloads import SeedWorkload, seed_main
-
     rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=100, seed=seed, go_commit=commit, clock="virtual", godebug="")
     summary = rt.run(seed_main(SeedWorkload(), cycles=cycles, duration_ns=max_ns, max_heap_bytes=max_heap_bytes))
     stopped = summary["stopped_by"] != "cycles"
