@@ -24,19 +24,23 @@ def test_nspan_follows_the_peak_and_never_shrinks() -> None:
     assert h.nspan() == -(-peak // PAGE_SIZE), "allspans shrank when heap_live fell"
 
 
-def _forced_after_peak(peak_mib: int, **cost: int) -> tuple[int, int, int]:
-    """Grow the heap to ``peak_mib`` (GOGC off: no background cycle), drop it, force two cycles."""
+def _after_peak(peak_mib: int, forced: int, **cost: int) -> aiogc.Runtime:
+    """Grow the heap to ``peak_mib`` (GOGC off: no background cycle), drop it, force ``forced`` cycles."""
     rt = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", **cost)
 
     async def main() -> None:
         held = [await aiogc.alloc(MIB) for _ in range(peak_mib)]
         del held
-        await aiogc.gc()
-        await aiogc.gc()
+        for _ in range(forced):
+            await aiogc.gc()
 
     rt.run(main())
-    last = rt.stats.cycles[-1]
-    return last.clk_markterm_ns, rt.gc.heap.nspan(), rt.now_ns()
+    return rt
+
+
+def _forced_after_peak(peak_mib: int, **cost: int) -> tuple[int, int, int]:
+    rt = _after_peak(peak_mib, 2, **cost)
+    return rt.stats.cycles[-1].clk_markterm_ns, rt.gc.heap.nspan(), rt.now_ns()
 
 
 def test_a_heap_that_grew_once_makes_every_later_cycle_walk_its_spans() -> None:
@@ -58,13 +62,7 @@ def test_a_small_heap_walks_from_the_cache() -> None:
 
 
 def _grow(peak_mib: int, **cost: int) -> tuple[int, aiogc.Runtime]:
-    rt = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", **cost)
-
-    async def main() -> None:
-        held = [await aiogc.alloc(MIB) for _ in range(peak_mib)]
-        del held
-
-    rt.run(main())
+    rt = _after_peak(peak_mib, 0, **cost)
     return rt.now_ns(), rt
 
 
