@@ -238,9 +238,15 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
     # lower bound; after the stop it ran because the mutators left).
     waiting = -1
     if stopped:
+        stop_ns = summary["stop_ns"]
         for c in rt.stats.cycles:
-            if c.end_ns > summary["stop_ns"] and c.coordinator_latency_ns > 0:
-                waiting = max(waiting, c.coordinator_latency_ns - max(0, c.end_ns - summary["stop_ns"]))
+            if c.end_ns > stop_ns and c.coordinator_latency_ns > 0:
+                waiting = max(waiting, c.coordinator_latency_ns - max(0, c.end_ns - stop_ns))
+        # A cycle that never ended (the run returned with the coordinator still parked or still
+        # queued): its mark phase completed before the stop, and the coordinator had not resumed.
+        for sig in (rt.gc.bg_mark1, rt.gc.bg_mark2):
+            if 0 <= sig.complete_ns <= stop_ns and (sig.latency_ns < 0 or sig.complete_ns + sig.latency_ns > stop_ns):
+                waiting = max(waiting, stop_ns - sig.complete_ns)
     return {"cycles": out, "waiting_ns": waiting, "virtual_ns": rt.now_ns(), "stopped_by": summary["stopped_by"]}
 
 
