@@ -7,8 +7,8 @@ the value and what is allowed.
 
 The ``cost_*`` fields are the virtual driver's model of what each operation costs,
 in integer nanoseconds.  They only matter in virtual time; the wall driver measures
-real time.  Three are calibrated from real Go's own phase timings on the seed
-workload at GOMAXPROCS=1 (``aiogc/data/realgo.csv``, the seed, 180 cycles: one P, so
+real time.  Four are calibrated from real Go's own phase timings and allocation rate on
+the seed workload at GOMAXPROCS=1 (``aiogc/data/realgo.csv``, the seed, 180 cycles: one P, so
 no stop-the-world waits on another thread and no OS contention between Ps; see
 docs/realgo.md, "Calibration"):
 
@@ -24,6 +24,11 @@ docs/realgo.md, "Calibration"):
                       stacks are ~2 µs in the model; the rest is markroot's fixed jobs
                       (data and bss, finalizers, the walk over every span's specials, the
                       mcache flush), charged once in the scan and once in mark termination.
+  cost_alloc_kib_ns   58 ns per KiB of each new object: mallocgc's work that scales with size
+                      (zeroing a needzero span's slot, setting the heap bitmap).  Over a run
+                      real Go allocated 1.95 MB per ms (3 runs: the bytes from each cycle's
+                      marked heap to the next one's heap at mark termination, over the time
+                      between the cycles' starts); the model 2.19 without this cost, 1.95 with.
 
 Two more come from real Go's phase timings at GOMAXPROCS=2 without the fix, where the heap
 reached GBs (``aiogc/data``, the parent, 575 cycles; docs/realgo.md, "Calibration"):
@@ -43,7 +48,10 @@ reached GBs (``aiogc/data``, the parent, 575 cycles; docs/realgo.md, "Calibratio
                       1.5 keeps what it maps; fresh memory faults on first touch).  The parent's
                       36 mark phases longer than 1 s, while the heap grew to GBs, allocated at
                       1.85 GB/s (median; 0.5-3.5) where the model without the charge allocates
-                      4.6 GB/s: 2 producers x (1/1.85 - 1/4.6) ns/byte x 4096 bytes.
+                      4.6 GB/s: 2 producers x (1/1.85 - 1/4.6) ns/byte x 4096 bytes.  That is
+                      the cost on a model machine with a whole CPU per P (the default); on the
+                      measured machine modelled (``HOSTS["realgo-vm"]``: two Ps share one CPU's
+                      time) the same fit leaves 216 ns per page, which that host sets.
 
 The others are round numbers of the right order (a goroutine switch ~200 ns, a small
 malloc ~30 ns), not measured on any one machine.
@@ -182,6 +190,20 @@ GO_SERIES: tuple[tuple[str, str, str], ...] = (
 )
 DEFAULT_GO_COMMIT = "500c88d4"
 
+# The machines the host model (sched/host.py) knows, by name: the Config fields each sets.  "none"
+# is the default machine: a CPU per P, an OS that never makes an M wait, and page faults at the
+# effective cost calibrated without a host model (above).  "realgo-vm" is the 2-vCPU VM real Go
+# was measured on (aiogc/data/README.md), calibrated from that data (docs/realgo.md,
+# "Calibration"): its two vCPUs give the Ps one CPU's worth of time (the allocation rates at
+# GOMAXPROCS 1 and 2 and of a P alone); one M's wake-up of another leaves the coordinator without a
+# CPU in 7% of them, for 4 ms on average (the tails of the scan and ragged-barrier phases at
+# GOMAXPROCS=2); and with the Ps' speed explicit, the parent's heap growth in its >1 s waits
+# leaves 216 ns per fresh page for the faults themselves.
+HOSTS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "realgo-vm": {"host_cpus": 1.0, "host_stack_prob": 0.07, "host_stack_ns": 4_000_000, "cost_page_fault_ns": 216},
+}
+
 # The switches each series point turns on (a later point keeps its predecessors' changes).
 # Field name -> (the index in GO_SERIES from which it is on, value when on, value before).
 SERIES_SWITCHES: dict[str, tuple[int, Any, Any]] = {
@@ -242,6 +264,15 @@ class Config:
                   (at the seed only from the mark phase, with the background workers).
       workbuf_size   pointers per grey work buffer (Go 1.5: 24).
       heap_minimum   4 MiB in Go; scaled by GOGC/100.
+    Host (virtual time; sched/host.py):
+      host_cpus   the CPU time the machine gives the Ps, in CPUs: with n Ps running each runs at
+                  min(1, host_cpus / n) of full speed (every cost and compute() stretched by the
+                  inverse).  0 (default) = a full CPU for every P.
+      host_stack_prob, host_stack_ns  the machine's OS: when the coordinator wakes another P's
+                  M or is woken by one (the start of the world, the end of a forEachP wait), with
+                  this probability the two Ms share one CPU and the coordinator's P loses an
+                  exponential time of mean host_stack_ns.  0 (default) = an OS that gives every M its own
+                  CPU at once.  ``HOST_REALGO_VM`` is the measured 2-vCPU machine of the real-Go data.
     Observability:
       godebug     GODEBUG string (gctrace, gcpacertrace, gccheckmark, schedtrace, scheddetail).
     Model checking:
@@ -276,6 +307,7 @@ class Config:
     cost_chan_ns: int = 60  # a channel operation that does not block
     cost_alloc_ns: int = 30  # mallocgc fast path
     cost_alloc_slow_ns: int = 400  # mallocgc slow path (span refill, large object)
+    cost_alloc_kib_ns: int = 58  # mallocgc, per KiB of the object: zeroing and heap bits (calibrated, see above)
     cost_wb_ns: int = 5  # a pointer write with the write barrier on
     cost_scan_word_ns: int = 5  # mark CPU per word of scan work (calibrated, see above)
     cost_stw_ns: int = 2_000  # stopping or starting the world, each (calibrated, see above)
@@ -287,6 +319,10 @@ class Config:
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)
     lookahead_ns: int = 2_000  # how far a P may run ahead of the next P in virtual time (0 = strict)
+    # The machine's OS (sched/host.py); 0 = every M gets its own CPU at once.
+    host_cpus: float = 0.0
+    host_stack_prob: float = 0.0
+    host_stack_ns: int = 0
     # Parsed GODEBUG (derived; not a constructor argument).
     debug: dict[str, int] = field(default_factory=dict, compare=False, repr=False, init=False)
     # The series switches given explicitly (not derived from go_commit); ``replace`` keeps only these,
@@ -351,6 +387,13 @@ class Config:
         int_field("sysmon_min_ns", 1)
         int_field("lookahead_ns", 0)
         int_field("sysmon_max_ns", self.sysmon_min_ns)
+        c = self.host_cpus
+        if isinstance(c, bool) or not isinstance(c, int | float) or not (c == 0 or 0.1 <= c <= MAX_GOMAXPROCS):
+            raise ConfigError("host_cpus", c, f"0 (a CPU per P), or a number of CPUs from 0.1 to {MAX_GOMAXPROCS}")
+        p = self.host_stack_prob
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ConfigError("host_stack_prob", p, "a probability, 0 <= host_stack_prob <= 1")
+        int_field("host_stack_ns", 0)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""

@@ -284,6 +284,8 @@ def gosched() -> Awaitable[None]:
 def _compute(p: P, ns: int) -> Generator[Any, Any, None]:
     sched = p.sched
     if sched.virtual:
+        if sched.dil_num != 1024:
+            ns = ns * sched.dil_num >> 10  # the host model's stretch (sched/host.py)
         p.clock += ns
         p.t_mutator += ns
     else:

@@ -48,14 +48,15 @@ def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyPatch) 
     def boom(*a: Any, **k: Any) -> Any:
         raise AssertionError("an event was built with nobody listening")
 
-    for modname in ("aiogc.sched.sched", "aiogc.collector.cycle", "aiogc.collector.assist", "aiogc.collector.workers"):
+    for modname in ("aiogc.sched.sched", "aiogc.sched.host", "aiogc.collector.cycle", "aiogc.collector.assist",
+                    "aiogc.collector.workers"):
         mod = sys.modules[modname]
         for k in ALL_KINDS:
             if hasattr(mod, k.kind):
                 monkeypatch.setattr(mod, k.kind, boom)
-    rt = aiogc.Runtime(gomaxprocs=2, seed=3)
+    rt = aiogc.Runtime(gomaxprocs=2, seed=3, host_stack_prob=1.0, host_stack_ns=100_000)  # MStall's site too
     rt.run(seed_main(SeedWorkload(), cycles=2))
-    assert len(rt.stats.cycles) >= 2
+    assert len(rt.stats.cycles) >= 2 and rt.sched.host.nstall > 0
 
 
 def test_a_raising_subscriber_is_detached_with_one_line_and_the_run_goes_on(

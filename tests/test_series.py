@@ -90,8 +90,9 @@ def test_seed_starts_workers_between_mark1_and_mark2_and_64a32ffe_does_not() -> 
 
 
 def test_scheduler_completion_only_from_64a32ffe() -> None:
-    def whos(commit: str) -> set[str]:
-        return {e.who for e in _events(commit, cycles=10) if isinstance(e, Ev.GCComplete)}
+    def whos(commit: str) -> set[str]:  # over three seeds: "often" is not "in every run"
+        return {e.who for seed in (1, 2, 3) for e in _events(commit, cycles=10, seed=seed)
+                if isinstance(e, Ev.GCComplete)}
 
     assert "sched" not in whos("seed")
     assert "sched" in whos("nostart")  # mark 2 is always waited for: often nobody is left to complete it

@@ -67,9 +67,12 @@ def _grow(peak_mib: int, **cost: int) -> tuple[int, aiogc.Runtime]:
 
 
 def test_fresh_memory_faults_once_per_page_and_allspans_grows_by_half() -> None:
-    base, _ = _grow(100, cost_page_fault_ns=0)
-    t1, rt = _grow(100, cost_page_fault_ns=1000)
-    t2, _ = _grow(100, cost_page_fault_ns=2000)
+    # sysmon off the table (preempt_ns beyond the run): a preemption every 10 ms would add a
+    # switch per 10 ms of the longer runs and break the exact proportionality below.
+    never = 10**15
+    base, _ = _grow(100, cost_page_fault_ns=0, preempt_ns=never)
+    t1, rt = _grow(100, cost_page_fault_ns=1000, preempt_ns=never)
+    t2, _ = _grow(100, cost_page_fault_ns=2000, preempt_ns=never)
     assert t2 - base == 2 * (t1 - base)  # every charge is a whole number of faults
     faults = (t1 - base) // 1000
     heap_pages = rt.gc.heap.peak_live // 4096

@@ -69,7 +69,7 @@ from aiogc.collector.work import CycleWork
 from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
 from aiogc.sched.g import DEAD, RUNNING, WAITING, G
-from aiogc.sched.p import P, current_p
+from aiogc.sched.p import P_GCSTOP, P_RUNNING, P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import (
@@ -160,6 +160,7 @@ class Collector:
         self.clock = clock
         self.c_alloc = clock.cost(cfg.cost_alloc_ns)
         self.c_alloc_slow = clock.cost(cfg.cost_alloc_slow_ns)
+        self.c_alloc_kib = clock.cost(cfg.cost_alloc_kib_ns)
         self.c_wb = clock.cost(cfg.cost_wb_ns)
         self.c_word = clock.cost(cfg.cost_scan_word_ns)
         # markroot's non-stack jobs per pass (data, bss, finalizers, span specials, mcache flush):
@@ -167,6 +168,7 @@ class Collector:
         self.c_roots = clock.cost(cfg.cost_root_scan_ns)
         self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
         self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
+        self.cfg = cfg
         self.allspans_cap = 0  # h_allspans' capacity, in spans (see _grow_allspans)
         self.allspans_cap_bytes = 0  # the heap size it covers
         self.span_walk_cached = cfg.span_walk_cached
@@ -185,6 +187,18 @@ class Collector:
         self.sched.gc = self
 
     # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
+    def rescale(self, dil_num: int) -> None:
+        """GCHooks.rescale: the host model stretched every cost by dil_num / 1024 (virtual time)."""
+        cfg = self.cfg
+        self.c_alloc = cfg.cost_alloc_ns * dil_num >> 10
+        self.c_alloc_slow = cfg.cost_alloc_slow_ns * dil_num >> 10
+        self.c_alloc_kib = cfg.cost_alloc_kib_ns * dil_num >> 10
+        self.c_wb = cfg.cost_wb_ns * dil_num >> 10
+        self.c_word = cfg.cost_scan_word_ns * dil_num >> 10
+        self.c_roots = cfg.cost_root_scan_ns * dil_num >> 10
+        self.c_span_walk = cfg.cost_span_walk_ns * dil_num >> 10
+        self.c_page_fault = cfg.cost_page_fault_ns * dil_num >> 10
+
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
         p.gcw = self.marker.new_gcw()
@@ -227,12 +241,19 @@ class Collector:
         after the wait.  Mark workers are asked to stop but not waited for (they poll the flag and
         park).  Returns the caller's P.
         """
-        asked = self.sched.preemptall(p)
+        sched = self.sched
+        # Go's safePointWait > 0: some other P is running and must answer; the caller then
+        # sleeps and the last P to answer wakes it (where the host model may stall it).
+        wait = any(q is not p and q.status == P_RUNNING for q in sched.allp)
+        asked = sched.preemptall(p)
         # A G has passed its safe point once its request is gone (gopreempt_m clears it, and so
         # does execute when the G runs again) or it no longer runs there (it parked).
         while any(q.curg is g and g.status == RUNNING and g.preempt for q, g in asked):
             self.clock.charge(p, FOREACHP_POLL_NS)
             await safepoint_trap()
+            p = current_p()
+        if wait and sched.host.wakeup_stall(p, "forEachP"):
+            await safepoint_trap()  # the other Ps run up to the stalled caller's clock first
             p = current_p()
         return p
 
@@ -309,6 +330,8 @@ class Collector:
         if nptrs:
             self.pacer.heap_scan += nptrs << 3  # scannable bytes allocated since the last GC
         mc = p.mcache
+        if self.c_alloc_kib:
+            p.clock += (rsize * self.c_alloc_kib) >> 10  # memclr and heap bits, per KiB (config.py)
         if cls and mc[cls] > 0:
             mc[cls] -= 1
             slow = False
@@ -463,10 +486,16 @@ class Collector:
             # stopped: assists (and idle workers) may blacken during the scan.
             self._bg_mark_prepare(p)
             sched.gc_blacken_enabled = True
+        woke = any(q is not p and q.status == P_GCSTOP for q in sched.allp)
         sched.start_the_world()
         p = current_p()
         work.t_scan = t_scan = self.now(p)
         work.stw_ns += t_scan - t_sweepterm
+        # startTheWorldWithSema woke the other Ps' Ms; the host's OS may stack one on this CPU
+        # (sched/host.py), and the scan then waits while the other Ps run, unpaced.
+        if woke and sched.host.wakeup_stall(p, "startTheWorld"):
+            await safepoint_trap()
+            p = current_p()
         # 8. Concurrent root scan by the coordinator.
         await self._scan_roots(p)
         p = current_p()
@@ -711,10 +740,13 @@ class Collector:
         stw_term = t_end - t_markterm if not forced else t_end - work.t_sweepterm
         work.stw_ns += stw_term
         self.stats.pause_total_ns += work.stw_ns if not forced else stw_term
+        woke = any(q is not p and q.status == P_GCSTOP for q in sched.allp)
         sched.start_the_world()
         p = current_p()
         self.last_gc_ns = t_end
         self._record_cycle(p, work)
+        if woke and sched.host.wakeup_stall(p, "startTheWorld"):
+            await safepoint_trap()  # the cycle is over; only this P's queue waits
 
     def _record_cycle(self, p: P, work: CycleWork) -> None:
         """The cycle's ``CycleStats`` (``runtime.stats.cycles``) and the ``GCDone`` event.

@@ -127,7 +127,6 @@ async def _worker(col: Collector, p0: P) -> None:
     marker = col.marker
     pacer = col.pacer
     bus = col.bus
-    c_word = col.c_word
     clock = col.clock
     while True:
         p = current_p()
@@ -145,7 +144,7 @@ async def _worker(col: Collector, p0: P) -> None:
             if work:
                 total += work
                 credit += work
-                clock.charge(p, (work >> 3) * c_word, "t_bgmark")
+                clock.charge(p, (work >> 3) * col.c_word, "t_bgmark")  # read each time: the host may rescale
                 if credit >= GC_BG_CREDIT_SLACK:
                     col.flush_bg_credit(credit)
                     credit = 0

@@ -54,7 +54,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace-goroutines", action="store_true",
                         help="with --trace: one track per goroutine (running and runnable slices)")
     parser.add_argument("--seed", type=_int, default=0, metavar="N", help="seed of the run's PRNG (default 0)")
-    parser.add_argument("--gomaxprocs", type=_pos_int, default=4, metavar="N", help="number of Ps (default 4)")
+    parser.add_argument("--gomaxprocs", type=_pos_int, default=2, metavar="N",
+                        help="number of Ps (default 2, as real Go was measured; at 4 or more the seed itself can "
+                             "livelock a P: docs/realgo.md, mechanism C)")
     parser.add_argument("--gogc", default="100", metavar="PCT", help="GOGC percentage (default 100)")
     parser.add_argument("--speed", type=_pos_float, default=None, metavar="X",
                         help=f"pace the live view at X virtual seconds per wall second, the same for both modes "
@@ -76,7 +78,7 @@ def _config(args: argparse.Namespace, yield_after_assist: bool) -> Any:
     gogc = parse_gogc(getattr(args, "gogc", 100) if getattr(args, "gogc", None) is not None else 100, "gogc")
     if gogc is None:
         raise ConfigError("gogc", args.gogc, "a percentage: the demo needs the collector on")
-    gmp = getattr(args, "gomaxprocs", None) or 4
+    gmp = getattr(args, "gomaxprocs", None) or 2
     seed = getattr(args, "seed", None) or 0
     return Config(gomaxprocs=gmp, gogc=gogc, seed=seed, yield_after_assist=yield_after_assist, clock="virtual")
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiogc
-from aiogc.config import GO_SERIES, resolve_go_commit
+from aiogc.config import GO_SERIES, HOSTS, resolve_go_commit
 from aiogc.errors import ConfigError
 from aiogc.experiments.workloads import MAX_HEAP_BYTES, SeedWorkload, seed_main
 
@@ -56,6 +56,7 @@ DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 KEEP_FIRST, KEEP_LAST = 3, 62  # the kept cycles, as in the reference summaries (gc 1-2 are start-up)
 SEEDLOAD_CYCLES = 64  # seedload -cycles 64
 SEEDLOAD_MAX_NS = 60_000_000_000  # seedload -max_s 60
+DEFAULT_HOST = "realgo-vm"  # the machine the reference data were measured on (config.HOSTS, sched/host.py)
 
 
 @dataclass(frozen=True)
@@ -219,10 +220,11 @@ def reference_files(against: str | None) -> list[str]:
 
 # ---- the model's side ---------------------------------------------------------------------------------
 def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
-              max_heap_bytes: int = MAX_HEAP_BYTES) -> dict[str, Any]:
+              max_heap_bytes: int = MAX_HEAP_BYTES, host: str = DEFAULT_HOST) -> dict[str, Any]:
     """One model run of the seed workload as seedload runs: kept cycles as ``Cycle`` fields, and the
     censored wait of a coordinator still waiting when a bound (virtual time, heap) stopped the run."""
-    rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=100, seed=seed, go_commit=commit, clock="virtual", godebug="")
+    rt = aiogc.Runtime(gomaxprocs=gomaxprocs, gogc=100, seed=seed, go_commit=commit, clock="virtual", godebug="",
+                       **HOSTS[host])
     summary = rt.run(seed_main(SeedWorkload(), cycles=cycles, duration_ns=max_ns, max_heap_bytes=max_heap_bytes))
     stopped = summary["stopped_by"] != "cycles"
     out = []
@@ -250,7 +252,7 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
     return {"cycles": out, "waiting_ns": waiting, "virtual_ns": rt.now_ns(), "stopped_by": summary["stopped_by"]}
 
 
-def _task(spec: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
+def _task(spec: tuple[str, int, int, int, int, int, str]) -> dict[str, Any]:
     return run_model(*spec)
 
 
@@ -267,8 +269,10 @@ class SetResult:
 def validate(against: str | None = None, runs: int | None = None, cycles: int = SEEDLOAD_CYCLES,
              max_ns: int = SEEDLOAD_MAX_NS, jobs: int | None = None, only: Sequence[tuple[str, int]] = (),
              progress: Callable[[int, int], None] | None = None,
-             max_heap_bytes: int = MAX_HEAP_BYTES) -> list[SetResult]:
+             max_heap_bytes: int = MAX_HEAP_BYTES, host: str = DEFAULT_HOST) -> list[SetResult]:
     """Run the model for every reference set and summarize both sides (see the module docstring)."""
+    if host not in HOSTS:
+        raise ConfigError("--host", host, f"one of {', '.join(HOSTS)}")
     ref = load_reference(reference_files(against))
     if only:
         ref = {k: v for k, v in ref.items() if k in set(only)}
@@ -278,7 +282,7 @@ def validate(against: str | None = None, runs: int | None = None, cycles: int = 
     specs = []
     for k in keys:
         n = runs if runs is not None else ref[k]["runs"]
-        specs += [(k[0], k[1], seed, cycles, max_ns, max_heap_bytes) for seed in range(1, n + 1)]
+        specs += [(k[0], k[1], seed, cycles, max_ns, max_heap_bytes, host) for seed in range(1, n + 1)]
     results: list[dict[str, Any]] = []
     if jobs == 1 or len(specs) == 1:
         for i, s in enumerate(specs):
@@ -418,6 +422,9 @@ def add_validate_arguments(p: argparse.ArgumentParser) -> None:
                    help="only the reference sets at these GOMAXPROCS values")
     p.add_argument("--commit", default=None, metavar="C,C",
                    help="only the reference sets of these series points (hash or label)")
+    p.add_argument("--host", default=DEFAULT_HOST, metavar="NAME",
+                   help=f"the machine the model runs on (sched/host.py): {', '.join(HOSTS)} (default {DEFAULT_HOST}: "
+                        "the 2-vCPU VM real Go was measured on)")
     p.add_argument("--jobs", type=positive_int, default=None, metavar="N", help="worker processes (default: cores)")
 
 
@@ -443,7 +450,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), args.jobs, only, prog,
-                   max_heap_bytes=int(args.max_heap_gib * (1 << 30)))
+                   max_heap_bytes=int(args.max_heap_gib * (1 << 30)), host=args.host)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     print(render_markdown(res))

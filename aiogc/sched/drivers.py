@@ -225,6 +225,8 @@ class VirtualDriver:
             sched.pidle.sort(key=lambda q: -q.id)
         sched.wakep()
         inbox = self.inbox
+        host = sched.host
+        host_cap = host.capacity_on
         while not main_g.done():
             if self.abandoned:
                 raise RunAbandoned("the run was abandoned")
@@ -258,6 +260,11 @@ class VirtualDriver:
             self.limit = min(nxt + self.lookahead, t_timer, t_sys)
             if self.limit <= p.clock:
                 self.limit = p.clock + 1  # always make progress
+            if host_cap:
+                # The host model's CPU capacity: how fast p runs this slice (sched/host.py).
+                d = host.dil_for(host.running_at(p.clock, self.active))
+                if d != sched.dil_num:
+                    sched.rescale(d)
             self.stepping = p
             r = sched.run_slice(p)
             self.stepping = None

@@ -131,6 +131,9 @@ class P(asyncio.AbstractEventLoop):
         self.t_assist = 0
         self.t_bgmark = 0
         self.t_idle = 0
+        self.t_stolen = 0  # lost to host wake-up stalls (sched/host.py; virtual time)
+        self.stall_from = 0  # the last such stall: [stall_from, stall_until) in virtual ns
+        self.stall_until = 0
         self.idle_since = 0
         # GC per-P state, owned by the collector (set by its GCHooks.init_p): the grey cache
         # (Go's p.gcw, an aiogc.collector.mark gcWork), the mcache's free-slot count per size class, and

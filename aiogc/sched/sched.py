@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
+from aiogc.sched.host import DIL_ONE, DIL_SHIFT, Host
 from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, DirectWake, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
@@ -123,10 +124,32 @@ class Sched:
         self.c_chan = cfg.cost_chan_ns if virtual else 0
         self.c_steal = cfg.cost_steal_ns if virtual else 0
         self.c_stw = cfg.cost_stw_ns if virtual else 0
+        # The host model's stretch of every cost (sched/host.py): DIL_ONE = full speed.  Only
+        # ``rescale`` changes it, and only when Config.host_cpus is set.
+        self.dil_num = DIL_ONE
         self.nsched = 0  # goroutine switches, for benchmarks and schedtrace
         self.in_callback = 0  # > 0 while a P runs asyncio callbacks or a timer fires (see ready)
         self.cbseq = 0  # asyncio callbacks ever queued on a P: their stamps (P.run_ready_callbacks)
         self.timerproc: Any = None  # Go's timerproc goroutine (sched/timers.py), made by the first sleep
+        # The OS under the Ms (sched/host.py): off unless Config.host_stack_prob is set.
+        self.host = Host(self)
+
+    def rescale(self, dil_num: int) -> None:
+        """The host model (sched/host.py): the running Ps now go at DIL_ONE/dil_num of full speed;
+        every modelled cost, here and in the collector, becomes its configured value times that
+        stretch.  Virtual time only."""
+        if not self.virtual or dil_num < DIL_ONE:
+            raise Throw("rescale: a stretch must be >= 1, in virtual time")
+        cfg = self.config
+        self.dil_num = dil_num
+        self.c_switch = cfg.cost_switch_ns * dil_num >> DIL_SHIFT
+        self.c_go = cfg.cost_go_ns * dil_num >> DIL_SHIFT
+        self.c_ready = cfg.cost_ready_ns * dil_num >> DIL_SHIFT
+        self.c_chan = cfg.cost_chan_ns * dil_num >> DIL_SHIFT
+        self.c_steal = cfg.cost_steal_ns * dil_num >> DIL_SHIFT
+        self.c_stw = cfg.cost_stw_ns * dil_num >> DIL_SHIFT
+        if self.gc is not None:
+            self.gc.rescale(dil_num)
 
     # ---- time --------------------------------------------------------------------------
     def now(self, p: P | None = None) -> int:

@@ -143,6 +143,16 @@ class STWEnd(Event):
 
 # ---- collector (aiogc kinds) ---------------------------------------------------------------------------
 @dataclass(slots=True)
+class MStall(Event):
+    """The host model (sched/host.py): at the wake-up ``where`` the coordinator's M shared a CPU
+    with the M it woke or was woken by, and ``p`` lost ``ns`` from ``ts``."""
+
+    kind: ClassVar[str] = "MStall"
+    ns: int
+    where: str
+
+
+@dataclass(slots=True)
 class GCStart(Event):
     """Cycle ``n`` begins (sweep termination): the trigger it crossed and the heap then."""
 
@@ -297,6 +307,7 @@ class Ev:
     ProcStop = ProcStop
     STWStart = STWStart
     STWEnd = STWEnd
+    MStall = MStall
     GCStart = GCStart
     GCPhase = GCPhase
     GCPacerStart = GCPacerStart
