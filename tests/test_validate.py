@@ -119,3 +119,41 @@ def test_a_wait_cut_by_the_heap_bound_is_reported_even_if_its_cycle_never_ended(
     r = v.run_model("4f188c2d", 2, 7, 64, 60 * 10**9, max_heap_bytes=48 << 20)
     assert r["stopped_by"] == "heap"
     assert 7_000_000 < r["waiting_ns"] < r["virtual_ns"]
+
+
+@pytest.mark.parametrize("vals,cens,q,value,lower", [
+    ([1, 2, 3, 4], [], 50, 2.5, False),
+    ([1, 2, 3, 4], [100], 50, 3.0, False),  # the censored value ranks above both ends: exact
+    ([1, 2, 3, 4], [100], 90, 4 + (100 - 4) * 0.6, True),  # pos 3.6: interpolates into it
+    ([1, 2, 3, 4], [100], 100, 100, True),
+    ([1, 2, 3, 4], [0.5], 50, 2.0, True),  # a low censored value: every figure is a lower bound
+    ([5, 5], [5], 50, 5.0, True),  # ties: the censored value ranks after the exact ones (pos 1, hi 2)
+    ([5, 5, 5], [5], 0, 5.0, False),
+])
+def test_percentile_with_censored_values(vals: list[float], cens: list[float], q: float, value: float,
+                                         lower: bool) -> None:
+    got, lb = v.percentile_censored(vals, cens, q)
+    assert got == pytest.approx(value) and lb is lower
+    assert got == pytest.approx(v.percentile(vals + cens, q))  # the figure is the plain one...
+
+
+def test_a_cut_run_makes_its_figures_lower_bounds_that_never_meet_a_band() -> None:
+    """A model run stopped mid-wait adds its wait and overshoot so far as lower bounds: the
+    figures they reach are marked ≥ and are not "within", however close to real Go."""
+    cyc = [v.Cycle(heap0=1, heap1=110, goal=100, last_by_assist=True, latency_ns=1_000_000 * (i + 1))
+           for i in range(20)]
+    plain = v.summarize_cycles(cyc)
+    cut = v.summarize_cycles(cyc, [(5e9, 100.0)])
+    assert not any(v.is_lower_bound(plain, m) for m, _ in v.COLUMNS)
+    assert cut["lat_p50"] == pytest.approx(11e6) and not v.is_lower_bound(cut, "lat_p50")
+    assert v.is_lower_bound(cut, "lat_p99") and v.is_lower_bound(cut, "lat_max") and cut["lat_max"] == 5e9
+    assert v.is_lower_bound(cut, "ov_mean") and v.is_lower_bound(cut, "ov_p99")
+    assert not v.is_lower_bound(cut, "ov_p50")
+    real = dict(cut)
+    real[v.LOWER_KEY] = 0.0
+    res = [v.SetResult(v.PARENT, 2, real, cut, 1, [5_000_000_000])]
+    checks = v.band_checks(res)
+    assert checks[(v.PARENT, 2, "lat_p50")][1]  # exact and equal: within
+    assert not checks[(v.PARENT, 2, "lat_p99")][1]  # equal to real Go's, but only a lower bound
+    row = v.table_rows(res)[1]
+    assert any(c.startswith("≥") and c.endswith("OUT") for c in row)
