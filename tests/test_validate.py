@@ -86,7 +86,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("bad", [["--against", "/no/such/dir"], ["--commit", "go1.5"], ["--runs", "0"],
-                                 ["--max-virtual-s", "0"], ["--max-heap-gib", "0"], ["--max-heap-gib", "x"]])
+                                 ["--max-virtual-s", "0"], ["--max-heap-gib", "0"], ["--max-heap-gib", "x"],
+                                 ["--host", "laptop"]])
 def test_validate_bad_input_is_one_line(bad: list[str]) -> None:
     r = _cli(*bad)
     assert r.returncode == 2
