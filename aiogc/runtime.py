@@ -26,6 +26,7 @@ from aiogc.config import MAX_GOMAXPROCS, Config
 from aiogc.errors import NotInGoroutine, RuntimeMisuse
 from aiogc.sched.drivers import VirtualDriver, WallDriver
 from aiogc.sched.g import G
+from aiogc.sched.host import DIL_ONE, DIL_SHIFT
 from aiogc.sched.p import CUR, P_DEAD, P
 from aiogc.sched.procresize import procresize
 from aiogc.sched.sched import Sched
@@ -284,8 +285,8 @@ def gosched() -> Awaitable[None]:
 def _compute(p: P, ns: int) -> Generator[Any, Any, None]:
     sched = p.sched
     if sched.virtual:
-        if sched.dil_num != 1024:
-            ns = ns * sched.dil_num >> 10  # the host model's stretch (sched/host.py)
+        if sched.dil_num != DIL_ONE:
+            ns = ns * sched.dil_num >> DIL_SHIFT  # the host model's stretch (sched/host.py)
         p.clock += ns
         p.t_mutator += ns
     else:

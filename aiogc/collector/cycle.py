@@ -69,6 +69,7 @@ from aiogc.collector.work import CycleWork
 from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
 from aiogc.sched.g import DEAD, RUNNING, WAITING, G
+from aiogc.sched.host import DIL_SHIFT
 from aiogc.sched.p import P_GCSTOP, P_RUNNING, P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
@@ -188,16 +189,17 @@ class Collector:
 
     # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
     def rescale(self, dil_num: int) -> None:
-        """GCHooks.rescale: the host model stretched every cost by dil_num / 1024 (virtual time)."""
+        """GCHooks.rescale: the host model stretched every cost by dil_num / DIL_ONE (virtual time)."""
         cfg = self.cfg
-        self.c_alloc = cfg.cost_alloc_ns * dil_num >> 10
-        self.c_alloc_slow = cfg.cost_alloc_slow_ns * dil_num >> 10
-        self.c_alloc_kib = cfg.cost_alloc_kib_ns * dil_num >> 10
-        self.c_wb = cfg.cost_wb_ns * dil_num >> 10
-        self.c_word = cfg.cost_scan_word_ns * dil_num >> 10
-        self.c_roots = cfg.cost_root_scan_ns * dil_num >> 10
-        self.c_span_walk = cfg.cost_span_walk_ns * dil_num >> 10
-        self.c_page_fault = cfg.cost_page_fault_ns * dil_num >> 10
+        sh = DIL_SHIFT
+        self.c_alloc = cfg.cost_alloc_ns * dil_num >> sh
+        self.c_alloc_slow = cfg.cost_alloc_slow_ns * dil_num >> sh
+        self.c_alloc_kib = cfg.cost_alloc_kib_ns * dil_num >> sh
+        self.c_wb = cfg.cost_wb_ns * dil_num >> sh
+        self.c_word = cfg.cost_scan_word_ns * dil_num >> sh
+        self.c_roots = cfg.cost_root_scan_ns * dil_num >> sh
+        self.c_span_walk = cfg.cost_span_walk_ns * dil_num >> sh
+        self.c_page_fault = cfg.cost_page_fault_ns * dil_num >> sh
 
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""
