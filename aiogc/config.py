@@ -271,8 +271,9 @@ class Config:
       host_stack_prob, host_stack_ns  the machine's OS: when the coordinator wakes another P's
                   M or is woken by one (the start of the world, the end of a forEachP wait), with
                   this probability the two Ms share one CPU and the coordinator's P loses an
-                  exponential time of mean host_stack_ns.  0 (default) = an OS that gives every M its own
-                  CPU at once.  ``HOST_REALGO_VM`` is the measured 2-vCPU machine of the real-Go data.
+                  exponential time of mean host_stack_ns.  0 (default) = an OS that gives every M
+                  its own CPU at once.  ``HOSTS["realgo-vm"]`` sets these (and the page-fault cost)
+                  for the 2-vCPU machine of the real-Go data.
     Observability:
       godebug     GODEBUG string (gctrace, gcpacertrace, gccheckmark, schedtrace, scheddetail).
     Model checking:
@@ -319,7 +320,7 @@ class Config:
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)
     lookahead_ns: int = 2_000  # how far a P may run ahead of the next P in virtual time (0 = strict)
-    # The machine's OS (sched/host.py); 0 = every M gets its own CPU at once.
+    # The machine under the Ps (sched/host.py); 0 = a CPU per P, and every M gets it at once.
     host_cpus: float = 0.0
     host_stack_prob: float = 0.0
     host_stack_ns: int = 0

@@ -131,7 +131,7 @@ class Sched:
         self.in_callback = 0  # > 0 while a P runs asyncio callbacks or a timer fires (see ready)
         self.cbseq = 0  # asyncio callbacks ever queued on a P: their stamps (P.run_ready_callbacks)
         self.timerproc: Any = None  # Go's timerproc goroutine (sched/timers.py), made by the first sleep
-        # The OS under the Ms (sched/host.py): off unless Config.host_stack_prob is set.
+        # The machine under the Ps (sched/host.py): off unless Config.host_cpus or host_stack_* is set.
         self.host = Host(self)
 
     def rescale(self, dil_num: int) -> None:
