@@ -262,6 +262,9 @@ class Config:
                   and no marker (at the seed only a marker that stops marking can).
       assist_in_scan  510fd135: assists are enabled from the start of the concurrent scan phase
                   (at the seed only from the mark phase, with the background workers).
+      revise_on_alloc  1fb01a88 (Aug 2015, after the series): revise the assist ratio at every
+                  allocation that can assist.  Off (every point of the series): at cycle start and
+                  then every 10 ms from a runtime timer that timerproc runs (reviseTimer).
       workbuf_size   pointers per grey work buffer (Go 1.5: 24).
       heap_minimum   4 MiB in Go; scaled by GOGC/100.
     Host (virtual time; sched/host.py):
@@ -297,6 +300,7 @@ class Config:
     no_worker_after_complete: bool = _UNSET
     sched_complete: bool = _UNSET
     assist_in_scan: bool = _UNSET
+    revise_on_alloc: bool = False
     workbuf_size: int = 24
     heap_minimum: int = 4 << 20
     godebug: str = _UNSET
@@ -372,7 +376,7 @@ class Config:
             raise ConfigError("seed", self.seed, "an integer")
         int_field("preempt_ns", 1)
         for name in ("runnext", "steal", "yield_after_assist", "no_worker_after_complete", "sched_complete",
-                     "assist_in_scan", "sched_slowpath"):
+                     "assist_in_scan", "sched_slowpath", "revise_on_alloc"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if isinstance(self.chaos, bool) or not isinstance(self.chaos, int | float) or not 0 <= self.chaos < 1:

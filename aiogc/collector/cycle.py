@@ -72,6 +72,7 @@ from aiogc.sched.g import DEAD, RUNNING, WAITING, G
 from aiogc.sched.host import DIL_SHIFT
 from aiogc.sched.p import P_GCSTOP, P_RUNNING, P, current_p
 from aiogc.sched.sched import Sched
+from aiogc.sched.timers import RuntimeTimer, timerproc
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
 from aiogc.trace.events import (
     GCComplete,
@@ -125,6 +126,9 @@ class MarkSignal:
 #: sleeps until the last one wakes it; 1 µs bounds the model's late wake-up).
 FOREACHP_POLL_NS = 1_000
 
+#: gcController.reviseTimer's period at the seed (10 ms): how often the assist ratio is revised.
+REVISE_PERIOD_NS = 10_000_000
+
 #: ``recordspan``'s first ``h_allspans`` array: 64 KiB of pointers; each growth is 3/2.
 ALLSPANS_MIN_CAP = 64 * 1024 // 8
 
@@ -170,6 +174,11 @@ class Collector:
         self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
         self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
         self.cfg = cfg
+        # gcController.reviseTimer: at the seed the assist ratio is revised at cycle start and then
+        # every 10 ms by a runtime timer, which timerproc runs (sched/timers.py) -- unless
+        # Config.revise_on_alloc (1fb01a88) revises it at every allocation that can assist.
+        self.revise_on_alloc = cfg.revise_on_alloc
+        self.revise_timer: RuntimeTimer | None = None
         self.allspans_cap = 0  # h_allspans' capacity, in spans (see _grow_allspans)
         self.allspans_cap_bytes = 0  # the heap size it covers
         self.span_walk_cached = cfg.span_walk_cached
@@ -361,7 +370,8 @@ class Collector:
                 self.start_gc(p)
                 yield GOSCHED  # startGC: let the coordinator run at once
             elif sched.gc_blacken_enabled:
-                self.pacer.revise(heap.heap_live)
+                if self.revise_on_alloc:
+                    self.pacer.revise(heap.heap_live)  # 1fb01a88; the series: reviseTimer (_gc)
                 yield from gc_assist_alloc(self, p, g, rsize, True)  # an async def: CO_ITERABLE_COROUTINE
         elif sched.gc_blacken_enabled:
             g.gcalloc += rsize
@@ -472,6 +482,11 @@ class Collector:
         self.bg_mark1.clear()
         self.bg_mark2.clear()
         start_line = pacer.start_cycle(heap.heap_live, self.now(p))
+        if not forced and not self.revise_on_alloc:
+            # startCycle: addtimer(&c.reviseTimer), period 10 ms.
+            t = RuntimeTimer(pacer.revise, self.now(p) + REVISE_PERIOD_NS, REVISE_PERIOD_NS)
+            timerproc(sched).addtimer(p, t)
+            self.revise_timer = t
         work.goal = pacer.heap_goal if not forced else heap.heap_live
         work.trigger_ratio = pacer.trigger_ratio
         if bus.on:
@@ -677,6 +692,9 @@ class Collector:
         work.heap1 = heap1 = heap.heap_live
         if not forced:
             pacer.scan_work = marker.scan_work  # W_a: every P's gcw was just disposed
+            if self.revise_timer is not None:
+                timerproc(sched).deltimer(self.revise_timer)  # endCycle: deltimer(&c.reviseTimer)
+                self.revise_timer = None
             end_line = pacer.end_cycle(heap1, self.now(p))
             if self.bus.on:
                 self.bus.emit(GCPacerEnd(self.now(p), p.id, -1, **end_line))

@@ -20,15 +20,24 @@ Model: the host timer (the driver's, as for every asyncio timer) fires as a call
 which makes the timerproc G runnable on the global queue (``ready`` from a callback,
 Go's ``exitsyscall0``); when timerproc runs it readies every due sleeper on its P
 (``runnext``) and parks.  Departure: timerproc parks instead of sleeping in a
-syscall-like ``notetsleepg``; it is one G per runtime, created at the first ``sleep``.
+syscall-like ``notetsleepg``; it is one G per runtime, created at the first timer.
+
+The runtime's own timers go the same way (``RuntimeTimer``, Go's ``timer`` with ``f`` and
+``period``: ``addtimer``/``deltimer``): the function runs on timerproc when timerproc runs,
+not when the time comes, and a periodic timer is re-armed then, to the first multiple of its
+period after that instant, as Go's timerproc does.  The seed's pacer revises its assist ratio
+from such a timer every 10 ms (``gcController.reviseTimer``), so a timerproc stuck behind other
+goroutines also stops the revisions.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aiogc.errors import NotInGoroutine
+from aiogc.errors import NotInGoroutine, Throw
 from aiogc.sched.g import WAITING, G
 from aiogc.sched.p import CUR
 from aiogc.sched.traps import park_trap
@@ -37,30 +46,85 @@ if TYPE_CHECKING:
     from aiogc.sched.sched import Sched
 
 
-class TimerProc:
-    """The runtime's timerproc goroutine and its due sleepers."""
+class RuntimeTimer:
+    """A runtime timer (Go's ``timer``): ``f`` runs on timerproc once ``when_ns`` has passed and
+    timerproc runs; ``period_ns`` > 0 re-arms it.  ``active`` is False after ``deltimer``."""
 
-    __slots__ = ("sched", "g", "due")
+    __slots__ = ("f", "when_ns", "period_ns", "active", "handle")
+
+    def __init__(self, f: Callable[[], object], when_ns: int, period_ns: int = 0) -> None:
+        self.f = f
+        self.when_ns = when_ns
+        self.period_ns = period_ns
+        self.active = False
+        self.handle: asyncio.TimerHandle | None = None
+
+
+class TimerProc:
+    """The runtime's timerproc goroutine, its due sleepers and its due runtime timers."""
+
+    __slots__ = ("sched", "g", "due", "due_timers")
 
     def __init__(self, sched: Sched) -> None:
         self.sched = sched
         self.g: G | None = None
         self.due: deque[G] = deque()
+        self.due_timers: deque[RuntimeTimer] = deque()
 
-    def _fire(self, g: G) -> None:
-        """The host timer of ``g``'s sleep fired (a callback): wake timerproc onto the global queue."""
-        self.due.append(g)
+    def _wake(self) -> None:
+        """A host timer fired (a callback): wake timerproc onto the global queue (exitsyscall0)."""
         tp = self.g
         if tp is None:
             self.g = self.sched.newproc(self._loop(), system=True, label="timerproc")
         elif tp.status == WAITING:
             self.sched.ready(tp)
 
+    def _fire(self, g: G) -> None:
+        """The host timer of ``g``'s sleep fired."""
+        self.due.append(g)
+        self._wake()
+
+    def _fire_timer(self, t: RuntimeTimer) -> None:
+        """The host timer of runtime timer ``t`` fired."""
+        if t.active:
+            t.handle = None
+            self.due_timers.append(t)
+            self._wake()
+
+    def addtimer(self, p: Any, t: RuntimeTimer) -> None:
+        """Models ``addtimer`` from code running on ``p``: arm ``t`` for ``t.when_ns``."""
+        t.active = True
+        t.handle = p.call_at(t.when_ns / 1e9, self._fire_timer, t)
+
+    def deltimer(self, t: RuntimeTimer) -> None:
+        """Models ``deltimer``: ``t`` will not run (again)."""
+        t.active = False
+        if t.handle is not None:
+            t.handle.cancel()
+            t.handle = None
+
     async def _loop(self) -> None:
-        """Models ``timerproc``: goready each due sleeper (into this P's runnext), then block."""
+        """Models ``timerproc``: run each due runtime timer (re-arming a periodic one) and goready
+        each due sleeper (into this P's runnext), then block."""
         sched = self.sched
         due = self.due
+        due_timers = self.due_timers
         while True:
+            while due_timers:
+                t = due_timers.popleft()
+                if not t.active:
+                    continue
+                if t.period_ns > 0:
+                    # Go: t.when += t.period * (1 + -delta/t.period), delta = t.when - now <= 0.
+                    p = CUR.p
+                    if p is None:
+                        raise Throw("timerproc: not running on a P")
+                    now = sched.now(p)
+                    t.when_ns += t.period_ns * (1 + (now - t.when_ns) // t.period_ns)
+                    t.handle = p.call_at(t.when_ns / 1e9, self._fire_timer, t)
+                else:
+                    t.active = False
+                t.f()
             while due:
                 g = due.popleft()
                 if g.status == WAITING and g.waitreason == "sleep":
