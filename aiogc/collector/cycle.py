@@ -278,7 +278,7 @@ class Collector:
         is left out).  On a heap of GBs that is a stall of milliseconds on one P, which shifts the
         Ps' schedtick phases and ends the timerproc lock-in of docs/realgo.md (A′): 24 of
         real Go's 36 parent mark phases longer than 1 s ended with the heap within 0.5% of an
-        ``h_allspans`` capacity boundary (3.69, 5.54, 8.30, 12.46, 18.68 GB).
+        ``h_allspans`` capacity boundary (3.60, 5.41, 8.11, 12.16, 18.25 GiB).
         """
         need = self.heap.nspan()
         cap = self.allspans_cap
