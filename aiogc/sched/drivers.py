@@ -21,8 +21,10 @@ VirtualDriver — discrete-event simulation in integer nanoseconds.
 WallDriver — real time on a host asyncio loop (uvloop when importable).
   Ps are multiplexed on the host loop's thread: the driver steps every active P
   for a batch of switches, then yields to the host loop so I/O and timers run.
-  Timers are host ``call_at``s; I/O completions ready goroutines through the
-  global queue (the netpoller).  Preemption: sysmon's ``retake`` runs between
+  Timers are kept in the driver's own heap keyed (when, sequence), with one host timer armed
+  for the earliest, so equal deadlines run in the order set and nothing runs early (a host loop
+  may round a delay down to whole ms); I/O completions ready goroutines through the global queue
+  (the netpoller).  Preemption: sysmon's ``retake`` runs between
   batches against the monotonic clock.
 
 The clock service (both drivers): ``now(p)`` is the runtime time seen by code running on ``p``;
@@ -315,7 +317,11 @@ class WallDriver:
         self.stepping: P | None = None
         self.sysmon = Sysmon(sched)
         self.wakeup: asyncio.Future[None] | None = None
-        self.pending_timers = 0
+        self.pending_timers = 0  # timers in self.timers (cancelled ones until they are dropped)
+        self.timers: list[tuple[int, int, asyncio.TimerHandle, P]] = []
+        self.tseq = 0
+        self.host_timer: asyncio.TimerHandle | None = None  # armed for self.host_when
+        self.host_when = 0
         self.host_io_used = False  # some goroutine used host I/O (see _deadlocked)
         self.external = 0  # executor jobs not yet done
         self.hooks_after_step: list[Any] = []
@@ -344,20 +350,47 @@ class WallDriver:
             w.set_result(None)
 
     def add_timer(self, p: P, when_ns: int, h: asyncio.TimerHandle) -> None:
+        """Timers live in this driver's own heap, keyed (when, sequence number) as in virtual time,
+        with one host timer armed for the earliest.  Invariants: due timers run in (when, seq)
+        order, so two timers with one deadline run in the order they were set (one host timer
+        each, each computed from its own reading of two clocks, could swap them); and none runs
+        before its time (a host timer that fires early, e.g. rounded to whole ms, re-arms)."""
         assert self.host is not None
         self.pending_timers += 1
-        delay = max(0, when_ns - self.now(None)) / 1e9
-        self.host.call_later(delay, self._fire, p, h)
+        self.tseq += 1
+        heapq.heappush(self.timers, (when_ns, self.tseq, h, p))
+        if self.host_timer is None or when_ns < self.host_when:
+            self._arm()
+
+    def _arm(self) -> None:
+        """(Re)arm the one host timer for the earliest pending timer (dropping cancelled ones)."""
+        assert self.host is not None
+        t = self.timers
+        while t and t[0][2]._cancelled:
+            heapq.heappop(t)
+            self.pending_timers -= 1
+        if self.host_timer is not None:
+            self.host_timer.cancel()
+            self.host_timer = None
+        if t:
+            self.host_when = t[0][0]
+            self.host_timer = self.host.call_later(max(0, self.host_when - self.now(None)) / 1e9, self._fire)
 
     def timer_cancelled(self, h: asyncio.TimerHandle) -> None:
-        pass
+        pass  # dropped when it reaches the top of the heap (_arm, _fire)
 
-    def _fire(self, p: P, h: asyncio.TimerHandle) -> None:
-        self.pending_timers -= 1
-        if h._cancelled:
-            self._kick()
-            return
-        run_timer_callback(self.sched, p, h)
+    def _fire(self) -> None:
+        self.host_timer = None
+        t = self.timers
+        now = self.now(None)
+        while t and t[0][0] <= now:
+            _, _, h, p = heapq.heappop(t)
+            self.pending_timers -= 1
+            if not h._cancelled:
+                run_timer_callback(self.sched, p, h)
+                if self.sched.panic is not None:
+                    break
+        self._arm()
         self._kick()
 
     def call_soon_threadsafe(self, p: P, cb: Any, args: tuple[Any, ...], ctx: Any) -> asyncio.Handle:
@@ -392,7 +425,12 @@ class WallDriver:
 
     async def run(self, main_g: G | asyncio.Future[Any]) -> None:
         sched = self.sched
-        self.host = asyncio.get_running_loop()
+        host = asyncio.get_running_loop()
+        if host is not self.host:
+            self.host = host
+            self.host_timer = None  # armed on another loop (an earlier run's): arm here
+            if self.timers:
+                self._arm()
         for p in sched.allp:
             if p not in self.active and p.status == P_IDLE and p not in sched.pidle:
                 sched.pidle.append(p)
