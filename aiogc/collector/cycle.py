@@ -69,7 +69,7 @@ from aiogc.collector.work import CycleWork
 from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
 from aiogc.sched.g import DEAD, RUNNING, WAITING, G
-from aiogc.sched.host import DIL_SHIFT
+from aiogc.sched.host import stretch_costs
 from aiogc.sched.p import P_GCSTOP, P_RUNNING, P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.timers import RuntimeTimer, timerproc
@@ -125,6 +125,12 @@ class MarkSignal:
 #: How often ``forEachP``'s caller looks whether the other Ps have passed their safe point (it
 #: sleeps until the last one wakes it; 1 µs bounds the model's late wake-up).
 FOREACHP_POLL_NS = 1_000
+
+#: The collector's costs and the Config fields they come from (``Collector.rescale``).
+COLLECTOR_COSTS = (("c_alloc", "cost_alloc_ns"), ("c_alloc_slow", "cost_alloc_slow_ns"),
+                   ("c_alloc_kib", "cost_alloc_kib_ns"), ("c_wb", "cost_wb_ns"), ("c_word", "cost_scan_word_ns"),
+                   ("c_roots", "cost_root_scan_ns"), ("c_span_walk", "cost_span_walk_ns"),
+                   ("c_page_fault", "cost_page_fault_ns"))
 
 #: gcController.reviseTimer's period at the seed (10 ms): how often the assist ratio is revised.
 REVISE_PERIOD_NS = 10_000_000
@@ -199,16 +205,7 @@ class Collector:
     # ---- the GC hooks the scheduler calls (aiogc.sched.hooks.GCHooks) ---------------------------
     def rescale(self, dil_num: int) -> None:
         """GCHooks.rescale: the host model stretched every cost by dil_num / DIL_ONE (virtual time)."""
-        cfg = self.cfg
-        sh = DIL_SHIFT
-        self.c_alloc = cfg.cost_alloc_ns * dil_num >> sh
-        self.c_alloc_slow = cfg.cost_alloc_slow_ns * dil_num >> sh
-        self.c_alloc_kib = cfg.cost_alloc_kib_ns * dil_num >> sh
-        self.c_wb = cfg.cost_wb_ns * dil_num >> sh
-        self.c_word = cfg.cost_scan_word_ns * dil_num >> sh
-        self.c_roots = cfg.cost_root_scan_ns * dil_num >> sh
-        self.c_span_walk = cfg.cost_span_walk_ns * dil_num >> sh
-        self.c_page_fault = cfg.cost_page_fault_ns * dil_num >> sh
+        stretch_costs(self, self.cfg, COLLECTOR_COSTS, dil_num)
 
     def init_p(self, p: P) -> None:
         """A P's GC state: its grey cache (Go's p.gcw) and its mcache span counts."""

@@ -282,6 +282,7 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
     # lower bound; after the stop it ran because the mutators left).
     waiting = -1
     by_assist = False
+    cut_ov = math.nan
     stop_ns = summary["stop_ns"]
     if stopped:
         for c in rt.stats.cycles:
@@ -294,9 +295,7 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
             if 0 <= sig.complete_ns <= stop_ns and (sig.latency_ns < 0 or sig.complete_ns + sig.latency_ns > stop_ns):
                 waiting = max(waiting, stop_ns - sig.complete_ns)
                 by_assist = by_assist or sig.who == "assist"
-    # The cycle the bound cut: its overshoot so far (a lower bound), when it had started.
-    cut_ov = math.nan
-    if stopped:
+        # The cycle the bound cut: its overshoot so far (a lower bound), when it had started.
         late = [c for c in rt.stats.cycles if c.end_ns > stop_ns and not c.forced]
         if late:
             cut_ov = (late[0].heap_at_mark_term - late[0].heap_goal) / late[0].heap_goal

@@ -70,6 +70,13 @@ DIL_SHIFT = 10
 DIL_ONE = 1 << DIL_SHIFT  # a stretch of 1: full speed
 
 
+def stretch_costs(obj: object, cfg: object, costs: Iterable[tuple[str, str]], dil_num: int) -> None:
+    """Set each ``obj.<attr>`` to its configured cost ``cfg.<field>`` stretched by dil_num / DIL_ONE
+    (``Sched.rescale`` and ``Collector.rescale`` each pass their own table)."""
+    for attr, field_name in costs:
+        setattr(obj, attr, getattr(cfg, field_name) * dil_num >> DIL_SHIFT)
+
+
 class Host:
     """The host model (see the module docstring).  ``capacity_on``/``stack_on`` say which half runs."""
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiogc.errors import GoroutinePanic, NotInGoroutine, Throw
 from aiogc.sched.g import DEAD, RUNNABLE, RUNNING, WAITING, G
-from aiogc.sched.host import DIL_ONE, DIL_SHIFT, Host
+from aiogc.sched.host import DIL_ONE, Host, stretch_costs
 from aiogc.sched.p import CUR, P_DEAD, P_GCSTOP, P_IDLE, P_RUNNING, DirectWake, P
 from aiogc.sched.runq import globrunqget, runqget, runqput, runqsteal
 from aiogc.sched.traps import GOSCHED, PARK, SAFEPOINT, STW, TICK
@@ -81,6 +81,11 @@ class Retry(enum.Enum):
 
 
 RETRY: Final = Retry.RETRY
+
+
+#: The scheduler's costs and the Config fields they come from (``rescale``).
+SCHED_COSTS: Final = (("c_switch", "cost_switch_ns"), ("c_go", "cost_go_ns"), ("c_ready", "cost_ready_ns"),
+                      ("c_chan", "cost_chan_ns"), ("c_steal", "cost_steal_ns"), ("c_stw", "cost_stw_ns"))
 
 
 class Sched:
@@ -140,14 +145,8 @@ class Sched:
         stretch.  Virtual time only."""
         if not self.virtual or dil_num < DIL_ONE:
             raise Throw("rescale: a stretch must be >= 1, in virtual time")
-        cfg = self.config
         self.dil_num = dil_num
-        self.c_switch = cfg.cost_switch_ns * dil_num >> DIL_SHIFT
-        self.c_go = cfg.cost_go_ns * dil_num >> DIL_SHIFT
-        self.c_ready = cfg.cost_ready_ns * dil_num >> DIL_SHIFT
-        self.c_chan = cfg.cost_chan_ns * dil_num >> DIL_SHIFT
-        self.c_steal = cfg.cost_steal_ns * dil_num >> DIL_SHIFT
-        self.c_stw = cfg.cost_stw_ns * dil_num >> DIL_SHIFT
+        stretch_costs(self, self.config, SCHED_COSTS, dil_num)
         if self.gc is not None:
             self.gc.rescale(dil_num)
 
