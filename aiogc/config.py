@@ -265,6 +265,10 @@ class Config:
       revise_on_alloc  1fb01a88 (Aug 2015, after the series): revise the assist ratio at every
                   allocation that can assist.  Off (every point of the series): at cycle start and
                   then every 10 ms from a runtime timer that timerproc runs (reviseTimer).
+      sweep_distance_floor  e30c6d64 (Aug 2015, after the series): next_gc at least the bytes
+                  marked + 1 MiB x GOGC/100, room for concurrent sweep.  Off (every point of the
+                  series): next_gc's only floor is heap_minimum, so a cycle that marked more than
+                  next_gc (floating garbage) is followed at once by the next.
       workbuf_size   pointers per grey work buffer (Go 1.5: 24).
       heap_minimum   4 MiB in Go; scaled by GOGC/100.
     Host (virtual time; sched/host.py):
@@ -301,6 +305,7 @@ class Config:
     sched_complete: bool = _UNSET
     assist_in_scan: bool = _UNSET
     revise_on_alloc: bool = False
+    sweep_distance_floor: bool = False
     workbuf_size: int = 24
     heap_minimum: int = 4 << 20
     godebug: str = _UNSET
@@ -376,7 +381,7 @@ class Config:
             raise ConfigError("seed", self.seed, "an integer")
         int_field("preempt_ns", 1)
         for name in ("runnext", "steal", "yield_after_assist", "no_worker_after_complete", "sched_complete",
-                     "assist_in_scan", "sched_slowpath", "revise_on_alloc"):
+                     "assist_in_scan", "sched_slowpath", "revise_on_alloc", "sweep_distance_floor"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if isinstance(self.chaos, bool) or not isinstance(self.chaos, int | float) or not 0 <= self.chaos < 1:

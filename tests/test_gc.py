@@ -508,8 +508,8 @@ def _steady_run(cycles: int, live: int = 1 << 20, **cfg: Any) -> tuple[aiogc.Run
 def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> None:
     """A steady workload (live heap ~``live``): the trigger controller converges.
 
-    (With GOGC=50 and a 1 MiB live heap the sweep-distance floor, not the ratio, sets the
-    trigger, so the controller has nothing to act on and oscillates: the live heap is 2 MiB there.)
+    (With GOGC=50 and a 1 MiB live heap the heap minimum, not the ratio, sets the trigger, so the
+    controller has nothing to act on and oscillates: the live heap is 2 MiB there.)
     """
     rt, probe = _steady_run(24, live, gogc=gogc)
     cycles = rt.stats.cycles
@@ -540,10 +540,9 @@ def test_pacer_trigger_ratio_settles_and_goal_formula(gogc: int, live: int) -> N
         assert c.heap_goal == max(reach + reach * gogc // 100, s["heap_minimum"])
         assert c.heap_trigger == s["next_gc"]
         assert c.trigger_ratio == s["ratio"]
-        # the next trigger: reachable * (1 + new ratio), floored by the heap minimum and the
-        # sweep distance above the marked heap
-        want = max(int(e["reachable"] * (1 + e["ratio"])), e["heap_minimum"],
-                   e["marked"] + (1 << 20) * gogc // 100)
+        # the next trigger: reachable * (1 + new ratio), floored by the heap minimum only (at the
+        # seed; e30c6d64's sweep-distance floor came after the series: Config.sweep_distance_floor)
+        want = max(int(e["reachable"] * (1 + e["ratio"])), e["heap_minimum"])
         assert e["next_gc"] == want
         assert e["marked"] == c.heap_live_after
         if i + 1 < len(cycles):
@@ -568,7 +567,7 @@ def test_read_mem_stats_trigger_and_goal_between_cycles() -> None:
                 pc = rt.gc.pacer
                 out.append((ms.next_gc, pc.next_gc, ms.heap_goal,
                             pacer_mod.heap_goal(pc.heap_reachable, 100), ms.heap_marked, pc.heap_marked,
-                            ms.num_gc))
+                            ms.num_gc, pc.trigger_ratio))
         assert all(k.alive for k in keep)
         return out
 
@@ -576,9 +575,12 @@ def test_read_mem_stats_trigger_and_goal_between_cycles() -> None:
     out = rt.run(main())
     assert len(out) >= 3
     cycles = rt.stats.cycles
-    for next_gc, pc_next, goal, want_goal, marked, pc_marked, n in out:
+    for next_gc, pc_next, goal, want_goal, marked, pc_marked, n, ratio in out:
         assert next_gc == pc_next  # next_gc is the trigger (Go 1.5's memstats.next_gc)
         assert marked == pc_marked == cycles[n - 1].heap_live_after
+        if next_gc <= rt.gc.pacer.heap_minimum:
+            # the next startCycle fakes heap_marked = next_gc / (1 + trigger_ratio)
+            want_goal = pacer_mod.heap_goal(pacer_mod.fake_first_cycle_marked(next_gc, ratio), 100)
         assert goal == max(want_goal, rt.gc.pacer.heap_minimum)  # between cycles: the next cycle's goal
         if n < len(cycles):
             assert cycles[n].heap_trigger == next_gc and cycles[n].heap_goal == goal

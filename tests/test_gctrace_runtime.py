@@ -103,7 +103,13 @@ def test_gcpacertrace_prints_pacer_lines(capsys: pytest.CaptureFixture[str]) -> 
 def test_gcpacertrace_alone_prints_no_gc_lines(capsys: pytest.CaptureFixture[str]) -> None:
     rt, lines, _ = _run(capsys, "gcpacertrace=1", gomaxprocs=1, n=600)
     assert lines and all(ln.startswith("pacer:") for ln in lines)
-    assert len(lines) == 2 * sum(not c.forced for c in rt.stats.cycles)
+    # One line at each startCycle and one at each endCycle; the run may end inside a cycle that
+    # started (at the seed a cycle that marked more than heap_minimum is followed at once).
+    starts = [ln for ln in lines if ln.startswith("pacer: assist ratio=")]
+    ends = [ln for ln in lines if "h_t=" in ln]
+    assert len(starts) + len(ends) == len(lines)
+    assert len(ends) == sum(not c.forced for c in rt.stats.cycles)
+    assert len(starts) - len(ends) in (0, 1)
 
 
 def test_gctrace_excerpt_is_stable(capsys: pytest.CaptureFixture[str]) -> None:

@@ -327,27 +327,49 @@ def test_end_cycle_doc_no_assist_example() -> None:
     assert d["goal_delta"] == 0.125 and d["actual_delta"] == pytest.approx(0.025)
 
 
-def test_heap_stats_after_mark_sweep_floor_and_heap_minimum() -> None:
+def test_heap_stats_after_mark_heap_minimum_is_the_only_floor_in_the_series() -> None:
+    # The seed's gcMark: next_gc = reachable * (1 + ratio), at least heapminimum; nothing else.
     ps = PacerState(gogc=100, gomaxprocs=2, heap_marked=20 * MiB, heap_reachable=20 * MiB, next_gc=30 * MiB)
     ps.start_cycle(heap_live=30 * MiB, now_ns=0)
     ps.trigger_ratio = 0.0
-    # allocated during the cycle 20 MiB > marked 18 MiB: reachable 0 -> heap minimum 4 MiB,
-    # but the sweep floor is bytes_marked + 1 MiB = 19 MiB (the new heap_live, as in Go).
+    # allocated during the cycle 20 MiB > marked 18 MiB: reachable 0 -> heap minimum 4 MiB, below
+    # the new heap_live (18 MiB): the next cycle is due at once.
+    new_live = ps.set_heap_stats_after_mark(bytes_marked=18 * MiB, heap_live=50 * MiB, scan_work=1)
+    assert ps.heap_reachable == 0
+    assert ps.next_gc == 4 * MiB < new_live == 18 * MiB
+    # reachable just under heap_minimum at ratio 0: next_gc = heap_minimum, and the next start_cycle
+    # fakes heap_marked = heap_minimum, so the goal is exactly 2 x heap_minimum (GOGC=100).
+    ps.start_cycle(heap_live=18 * MiB, now_ns=1)
+    ps.set_heap_stats_after_mark(bytes_marked=5 * MiB, heap_live=19 * MiB, scan_work=1)  # reachable 4 MiB
+    ps.trigger_ratio = 0.0
+    ps.set_heap_stats_after_mark(bytes_marked=5 * MiB, heap_live=19 * MiB + 1, scan_work=1)
+    assert ps.heap_reachable == 4 * MiB - 1 and ps.next_gc == 4 * MiB
+    ps.start_cycle(heap_live=5 * MiB, now_ns=2)
+    assert ps.heap_marked == 4 * MiB and ps.heap_goal == 8 * MiB
+
+
+def test_heap_stats_after_mark_sweep_distance_floor_switch() -> None:
+    # e30c6d64 (after the series): next_gc is also at least bytes_marked + 1 MiB * GOGC/100.
+    ps = PacerState(gogc=100, gomaxprocs=2, heap_marked=20 * MiB, heap_reachable=20 * MiB, next_gc=30 * MiB,
+                    sweep_distance_floor=True)
+    ps.start_cycle(heap_live=30 * MiB, now_ns=0)
+    ps.trigger_ratio = 0.0
     ps.set_heap_stats_after_mark(bytes_marked=18 * MiB, heap_live=50 * MiB, scan_work=1)
     assert ps.heap_reachable == 0
-    assert ps.next_gc == 19 * MiB
-    ps2 = PacerState(gogc=100, heap_marked=MiB, heap_reachable=MiB, next_gc=5 * MiB)
+    assert ps.next_gc == 19 * MiB  # the new heap_live (bytes marked) + 1 MiB, as in Go
+    ps2 = PacerState(gogc=100, heap_marked=MiB, heap_reachable=MiB, next_gc=5 * MiB, sweep_distance_floor=True)
     ps2.start_cycle(heap_live=5 * MiB, now_ns=0)
     ps2.set_heap_stats_after_mark(bytes_marked=MiB, heap_live=5 * MiB, scan_work=1)
     assert ps2.next_gc == 4 * MiB  # reachable 0 -> heap minimum (> sweep floor 2 MiB)
 
 
 def test_invariants_over_random_cycles() -> None:
+    import itertools
     import random
 
     rng = random.Random(3)
-    for gogc in (0, 25, 50, 100, 200, 400):
-        ps = PacerState(gogc=gogc, gomaxprocs=rng.randrange(1, 17))
+    for gogc, floor in itertools.product((0, 25, 50, 100, 200, 400), (False, True)):
+        ps = PacerState(gogc=gogc, gomaxprocs=rng.randrange(1, 17), sweep_distance_floor=floor)
         heap_live = ps.next_gc
         now = 0
         for _ in range(40):
@@ -363,7 +385,10 @@ def test_invariants_over_random_cycles() -> None:
             marked = rng.randrange(0, heap_live + 1)
             heap_live = ps.set_heap_stats_after_mark(marked, heap_live, rng.randrange(0, marked + 1))
             assert ps.next_gc >= ps.heap_minimum
-            assert ps.next_gc >= heap_live + SWEEP_MIN_HEAP_DISTANCE * gogc // 100
+            if floor:
+                assert ps.next_gc >= heap_live + SWEEP_MIN_HEAP_DISTANCE * gogc // 100
+            else:
+                assert ps.next_gc == max(ps.heap_minimum, int(ps.heap_reachable * (1.0 + ps.trigger_ratio)))
             heap_live = max(heap_live, ps.next_gc)
             now += 1
 

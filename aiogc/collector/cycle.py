@@ -150,7 +150,8 @@ class Collector:
         self.bus = rt.bus
         self.heap = Heap()
         self.marker = Marker(self.heap, cfg.workbuf_size)
-        self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs, heap_minimum_base=cfg.heap_minimum)
+        self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs, heap_minimum_base=cfg.heap_minimum,
+                                sweep_distance_floor=cfg.sweep_distance_floor)
         self.stats = GCStats()
         self.globals: dict[str, Any] = {}
         self.phase = GC_OFF

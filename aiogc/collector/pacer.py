@@ -24,13 +24,23 @@ One cycle, end to end (model doc §2.3, §2.11, §3):
       trigger_ratio = clamp(h_T + 0.5 * e, 0, 0.95 * h_g).
   then                ``set_heap_stats_after_mark``     (gcMark steps 3-5)
       heap_reachable = bytes_marked - (heap_live - initial_heap_live), at least 0;
-      next_gc = max(heap_minimum, heap_reachable * (1 + trigger_ratio),
-                    bytes_marked + 1 MiB * GOGC / 100);
+      next_gc = max(heap_minimum, heap_reachable * (1 + trigger_ratio))
+                (and, with ``sweep_distance_floor`` -- e30c6d64, after the series -- at least
+                bytes_marked + 1 MiB * GOGC / 100);
       heap_live = heap_marked = bytes_marked; heap_scan = scan_work.
+
+  At every point of the July 2015 series next_gc has no floor but heap_minimum, so when the
+  trigger ratio is 0 and the reachable estimate is under heap_minimum (the live heap is about
+  heap_minimum and some of the cycle's allocation was never marked) next_gc is heap_minimum, the
+  next cycle fakes heap_marked = heap_minimum (goal exactly 2 x heap_minimum at GOGC=100), and
+  heap_live (the bytes marked, floating garbage included) is already past the trigger: the next
+  cycle starts at the next span refill.  Real Go at the seed is in that state in 59% of its
+  cycles (docs/realgo.md).
 
 Invariants (checked by tests/test_pacer.py):
   * 0 <= trigger_ratio <= 0.95 * GOGC/100 after every ``end_cycle`` (GOGC on);
-  * next_gc >= heap_minimum and next_gc >= heap_live + 1 MiB * GOGC/100 after ``set_heap_stats_after_mark``;
+  * next_gc >= heap_minimum after ``set_heap_stats_after_mark``, and with ``sweep_distance_floor``
+    also next_gc >= heap_live + 1 MiB * GOGC/100;
   * assist_ratio >= 0, and the heap distance it divides by is at least 1 MiB;
   * dedicated + fractional_goal == 0.25 * GOMAXPROCS, 0 <= fractional_goal < 1;
   * every formula is deterministic: no clock is read here, callers pass ``now_ns``.
@@ -109,7 +119,8 @@ DEFAULT_HEAP_MINIMUM = 4 << 20
 """``defaultHeapMinimum``: the heap minimum at GOGC=100 (4 MiB)."""
 
 SWEEP_MIN_HEAP_DISTANCE = 1 << 20
-"""``sweepMinHeapDistance``: room left for concurrent sweep, scaled by GOGC/100 (commit e30c6d64)."""
+"""``sweepMinHeapDistance``: room left for concurrent sweep, scaled by GOGC/100 (commit e30c6d64,
+3 Aug 2015: after the series, so off unless ``PacerState.sweep_distance_floor``)."""
 
 HEAP_INFINITE = (1 << 64) - 1
 """``^uint64(0)``: the goal/trigger when GOGC=off ("never")."""
@@ -321,6 +332,7 @@ class PacerState:
     bg_mark_start_ns: int = 0
     heap_minimum: int = -1  # -1: derive from gogc
     heap_minimum_base: int = DEFAULT_HEAP_MINIMUM  # the unscaled minimum (Config.heap_minimum)
+    sweep_distance_floor: bool = False  # e30c6d64's next_gc floor (Config.sweep_distance_floor)
 
     def __post_init__(self) -> None:
         """Models ``gcinit``: heapminimum from GOGC, and ``next_gc = heapminimum`` initially."""
@@ -453,7 +465,8 @@ class PacerState:
 
         Models ``gcMark`` steps 3-5 (mgc.go, go1.5): ``heap_reachable`` from the bytes marked minus
         the bytes allocated during the cycle (``heap_live - initial_heap_live``); ``next_gc`` =
-        ``heap_reachable * (1 + trigger_ratio)`` with the heap-minimum floor and the sweep floor
+        ``heap_reachable * (1 + trigger_ratio)`` with the heap-minimum floor -- and, only with
+        ``sweep_distance_floor`` (e30c6d64, Aug 2015, after the series), the sweep floor
         ``bytes_marked + 1 MiB * GOGC/100`` (Go computes it after ``heap_live = bytesMarked``);
         ``heap_marked = bytes_marked``; ``heap_scan = scan_work`` (also stored as ``scan_work``).
         GOGC=off leaves ``next_gc = HEAP_INFINITE``.  Must follow ``end_cycle`` (which reads the
@@ -467,7 +480,7 @@ class PacerState:
                 self.heap_reachable,
                 self.trigger_ratio,
                 self.heap_minimum,
-                heap_live=bytes_marked,
+                heap_live=bytes_marked if self.sweep_distance_floor else None,
                 gogc=self.gogc,
             )
         self.heap_marked = bytes_marked
