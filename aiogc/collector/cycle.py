@@ -273,10 +273,10 @@ class Collector:
         The allocating goroutine pays it inside ``mallocgc``, holding the heap lock, with no
         preemption point: the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the
         copy itself, a sequential pass over the old array, is an order of magnitude cheaper and
-        is left out).  On a heap of GBs that is a stall of milliseconds on one P, which shifts the
-        Ps' schedtick phases and ends the timerproc lock-in of docs/realgo.md (A′): 24 of
+        is left out).  On a heap of GBs that is a stall of a millisecond or more on one P.  24 of
         real Go's 36 parent mark phases longer than 1 s ended with the heap within 0.5% of an
-        ``h_allspans`` capacity boundary (3.60, 5.41, 8.11, 12.16, 18.25 GiB).
+        ``h_allspans`` capacity boundary (3.60, 5.41, 8.11, 12.16, 18.25 GiB), but this stall does
+        not end the model's lock-ins (docs/realgo.md, A′): what ends real Go's is not found.
         """
         need = self.heap.nspan()
         cap = self.allspans_cap
