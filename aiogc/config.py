@@ -265,6 +265,12 @@ class Config:
       revise_on_alloc  1fb01a88 (Aug 2015, after the series): revise the assist ratio at every
                   allocation that can assist.  Off (every point of the series): at cycle start and
                   then every 10 ms from a runtime timer that timerproc runs (reviseTimer).
+      dispose_to_full  e95bc5fe (29 July 2015, after the series): ``gcWork.dispose`` pushes a P's
+                  cached grey buffer on the full list, where a write barrier cannot take it back;
+                  False: on the partial list (``putpartial``), as every point of the series does.
+                  A departure: True at every point, because with the seed's own putpartial the
+                  model's fix-on coordinator waits 0.3 ms (p50) after an assist completes, real
+                  Go's 1 µs (docs/realgo.md, "Where the model still differs").
       sweep_distance_floor  e30c6d64 (Aug 2015, after the series): next_gc at least the bytes
                   marked + 1 MiB x GOGC/100, room for concurrent sweep.  Off (every point of the
                   series): next_gc's only floor is heap_minimum, so a cycle that marked more than
@@ -306,6 +312,7 @@ class Config:
     assist_in_scan: bool = _UNSET
     revise_on_alloc: bool = False
     sweep_distance_floor: bool = False
+    dispose_to_full: bool = True
     workbuf_size: int = 24
     heap_minimum: int = 4 << 20
     godebug: str = _UNSET
@@ -381,7 +388,8 @@ class Config:
             raise ConfigError("seed", self.seed, "an integer")
         int_field("preempt_ns", 1)
         for name in ("runnext", "steal", "yield_after_assist", "no_worker_after_complete", "sched_complete",
-                     "assist_in_scan", "sched_slowpath", "revise_on_alloc", "sweep_distance_floor"):
+                     "assist_in_scan", "sched_slowpath", "revise_on_alloc", "sweep_distance_floor",
+                     "dispose_to_full"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if isinstance(self.chaos, bool) or not isinstance(self.chaos, int | float) or not 0 <= self.chaos < 1:

@@ -102,6 +102,22 @@ def test_put_takes_partial_first() -> None:
     assert g.wbuf == [10, 11, 1] and m.partial == []
 
 
+@pytest.mark.parametrize("to_full", [True, False])
+def test_dispose_list_and_who_can_take_it_back(to_full: bool) -> None:
+    # e95bc5fe (default): dispose to full, where a write barrier's put cannot take it back; the
+    # series: to partial (putpartial), which the next put on any P takes (getpartialorempty).
+    m = Marker(Heap(), workbuf_size=8, dispose_to_full=to_full)
+    a, b = GCWork(m), GCWork(m)
+    a.put(1)
+    a.put(2)
+    a.dispose()
+    assert a.wbuf is None
+    assert (m.full, m.partial) == (([[1, 2]], []) if to_full else ([], [[1, 2]]))
+    b.put(3)
+    assert b.wbuf == ([3] if to_full else [1, 2, 3])
+    assert b.try_get() == 3
+
+
 def test_put_many_equals_puts() -> None:
     for size in (2, 3, 5, 24):
         for n in range(0, 60, 7):

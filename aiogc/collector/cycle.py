@@ -149,7 +149,7 @@ class Collector:
         self.sched: Sched = rt.sched
         self.bus = rt.bus
         self.heap = Heap()
-        self.marker = Marker(self.heap, cfg.workbuf_size)
+        self.marker = Marker(self.heap, cfg.workbuf_size, dispose_to_full=cfg.dispose_to_full)
         self.pacer = PacerState(gogc=cfg.gogc, gomaxprocs=cfg.gomaxprocs, heap_minimum_base=cfg.heap_minimum,
                                 sweep_distance_floor=cfg.sweep_distance_floor)
         self.stats = GCStats()

@@ -20,8 +20,9 @@ Work buffers (``GCWork``, one per P plus temporary ones; Go's ``gcWork``):
     (Go: never full, never empty);
   * ``put`` appends; the buffer that becomes full goes to the global ``full`` stack;
   * ``try_get`` pops LIFO from ``wbuf``, else takes ``full``'s top buffer, else ``partial``'s;
-  * ``dispose`` (go1.5) pushes ``wbuf`` on ``full`` and flushes the local ``bytes_marked`` and
-    ``scan_work`` into the Marker's globals.
+  * ``dispose`` pushes ``wbuf`` on ``full`` (e95bc5fe, go1.5; the default, a departure: see
+    ``Config.dispose_to_full``) or on ``partial`` (every point of the July 2015 series) and flushes
+    the local ``bytes_marked`` and ``scan_work`` into the Marker's globals.
 
 Accounting (Go's, bytes): ``greyobject`` of a noscan object adds its size to ``bytes_marked``;
 ``scanobject`` adds the object's size to ``bytes_marked`` and ``8 * nptrs`` to ``scan_work``
@@ -145,11 +146,14 @@ class GCWork:
             self.wbuf = keep
 
     def dispose(self) -> None:
-        """Models go1.5 ``gcWork.dispose``: push the cached buffer on ``full`` (not ``partial``:
-        commit e95bc5fe) and flush the local counters into the Marker's globals."""
+        """Models ``gcWork.dispose``: push the cached buffer on ``full`` with
+        ``Marker.dispose_to_full`` (e95bc5fe, 29 July 2015, after the series; the default, see
+        ``Config.dispose_to_full``), else on ``partial`` as every point of the series does
+        (``putpartial``: a mutator's write barrier can take it back, ``getpartialorempty``), and
+        flush the local counters into the Marker's globals."""
         m = self.marker
         if self.wbuf:
-            m.full.append(self.wbuf)
+            (m.full if m.dispose_to_full else m.partial).append(self.wbuf)
         self.wbuf = None
         if self.bytes_marked:
             m.heap.bytes_marked += self.bytes_marked
@@ -175,6 +179,7 @@ class Marker:
         workbuf_size: int = WORKBUF_SIZE,
         batch_min: int = BATCH_MIN,
         max_batch: int = MAX_BATCH,
+        dispose_to_full: bool = True,
     ) -> None:
         if workbuf_size < 2:
             raise ValueError(f"workbuf_size must be >= 2, not {workbuf_size}")
@@ -187,6 +192,8 @@ class Marker:
         #: global stacks of grey buffers (Go's ``work.full`` and ``work.partial`` lfstacks)
         self.full: list[list[int]] = []
         self.partial: list[list[int]] = []
+        #: ``dispose`` pushes on ``full`` (e95bc5fe) instead of ``partial`` (the series)
+        self.dispose_to_full = dispose_to_full
         #: flushed scan work this cycle (Go's ``gcController.scanWork``), bytes
         self.scan_work = 0
         self._scratch = _EMPTY
