@@ -37,7 +37,7 @@ from aiogc.trace.events import (
 )
 from aiogc.trace.metrics import FIELDS, CycleStats
 
-SEED_RUN = dict(gomaxprocs=2, seed=1, cycles=6)  # GOMAXPROCS=2: the real-Go data (at 4 the seed can livelock)
+SEED_RUN = dict(gomaxprocs=2, seed=0, cycles=6)  # GOMAXPROCS=2: the real-Go data (at 4 the seed can livelock)
 
 
 

@@ -78,3 +78,44 @@ def test_a_runtime_timer_runs_on_timerproc_and_a_periodic_one_rearms_after_the_i
     later = ran[1:]
     assert later and all(t % 1_000_000 < 200_000 for t in later)  # re-armed to multiples of 1 ms
     assert max(ran) < 4_700_000  # deltimer at ~4.6 ms: nothing after
+
+
+def _timerproc_wakeups(arm_runtime_timer: bool) -> tuple[list[tuple[int, int]], int]:
+    """main (one P) optionally arms a 10 ms runtime timer, then sleeps 1 ms twice.  Returns
+    (time, waker) of every ready of timerproc (waker -1: a callback, the global queue) and
+    main's goroutine id."""
+    from aiogc.sched.p import current_p
+    from aiogc.trace.events import Recorder
+
+    async def main() -> int:
+        rt = aiogc.current_runtime()
+        if arm_runtime_timer:
+            timerproc(rt.sched).addtimer(current_p(), RuntimeTimer(lambda: None, rt.now_ns() + 10_000_000))
+        await aiogc.sleep(0.001)
+        await aiogc.sleep(0.001)
+        return rt.sched.cur_g().id
+
+    rt = aiogc.Runtime(gomaxprocs=1, gogc=None, seed=0, clock="virtual", godebug="")
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+    main_id = rt.run(main())
+    tp_id = rt.sched.timerproc.g.id
+    return [(e.ts, e.g) for e in rec.events if e.kind == "GoUnpark" and e.target == tp_id], main_id
+
+
+def test_an_earlier_timer_wakes_a_sleeping_timerproc_onto_the_global_queue() -> None:
+    # addtimerLocked: timerproc sleeps until the 10 ms timer (notetsleepg); main's second 1 ms
+    # sleep is the new earliest, so timerproc is woken at once (a callback: its M finds no idle
+    # P and queues it globally), runs to go back to sleep, and wakes again at 2 ms.
+    wakes, _ = _timerproc_wakeups(True)
+    times = [t for t, _ in wakes]
+    assert all(w == -1 for _, w in wakes), wakes
+    assert len(wakes) == 3, wakes  # 1 ms (main's first sleep), the early wake, 2 ms
+    assert times[0] >= 1_000_000 and times[1] - times[0] < 100_000 and times[2] >= 2_000_000, times
+
+
+def test_a_timer_readies_a_parked_timerproc_into_runnext() -> None:
+    # No timer pending (timers.rescheduling): addtimer goready()s timerproc into the adding
+    # goroutine's P's runnext; no early global-queue trip.
+    wakes, main_id = _timerproc_wakeups(False)
+    assert [w for _, w in wakes] == [-1, main_id, -1], wakes  # 1 ms fire, main's goready, 2 ms fire

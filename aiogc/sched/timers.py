@@ -20,7 +20,21 @@ Model: the host timer (the driver's, as for every asyncio timer) fires as a call
 which makes the timerproc G runnable on the global queue (``ready`` from a callback,
 Go's ``exitsyscall0``); when timerproc runs it readies every due sleeper on its P
 (``runnext``) and parks.  Departure: timerproc parks instead of sleeping in a
-syscall-like ``notetsleepg``; it is one G per runtime, created at the first timer.
+syscall-like ``notetsleepg``; it is one G per runtime, created at the first timer (Go's
+``go timerproc()`` in the first ``addtimer``: into the adding goroutine's P's ``runnext``).
+
+A new timer that becomes the earliest wakes timerproc, as Go's ``addtimerLocked`` does:
+  * timerproc asleep until a later timer (``timers.sleeping``, in ``notetsleepg``):
+    ``notewakeup``; its M wakes, finds no idle P and puts timerproc on the global queue
+    (modelled as a host callback due now: the same path as a timer firing), and timerproc
+    runs only to go back to sleep until the new earliest timer.  During a GC cycle the
+    pacer's 10 ms revise timer is pending, so every 1 ms ``time.Sleep`` of the seed
+    workload's main goroutine sends timerproc through the global queue once more;
+  * no timer pending (``timers.rescheduling``, parked): ``goready`` into the adding
+    goroutine's P's ``runnext``.
+Invariant: ``state`` is "sleeping" only while timerproc is parked with a live timer pending
+(``sleep_until`` is the earliest then), "rescheduling" only while parked with none, else
+"running" (running, runnable, or woken and on its way).
 
 The runtime's own timers go the same way (``RuntimeTimer``, Go's ``timer`` with ``f`` and
 ``period``: ``addtimer``/``deltimer``): the function runs on timerproc when timerproc runs,
@@ -33,6 +47,7 @@ goroutines also stops the revisions.
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -50,7 +65,7 @@ class RuntimeTimer:
     """A runtime timer (Go's ``timer``): ``f`` runs on timerproc once ``when_ns`` has passed and
     timerproc runs; ``period_ns`` > 0 re-arms it.  ``active`` is False after ``deltimer``."""
 
-    __slots__ = ("f", "when_ns", "period_ns", "active", "handle")
+    __slots__ = ("f", "when_ns", "period_ns", "active", "handle", "token")
 
     def __init__(self, f: Callable[[], object], when_ns: int, period_ns: int = 0) -> None:
         self.f = f
@@ -58,18 +73,58 @@ class RuntimeTimer:
         self.period_ns = period_ns
         self.active = False
         self.handle: asyncio.TimerHandle | None = None
+        self.token: _Pending | None = None
+
+
+class _Pending:
+    """One pending deadline in timerproc's heap; ``live`` is False once fired or deleted."""
+
+    __slots__ = ("live",)
+
+    def __init__(self) -> None:
+        self.live = True
 
 
 class TimerProc:
     """The runtime's timerproc goroutine, its due sleepers and its due runtime timers."""
 
-    __slots__ = ("sched", "g", "due", "due_timers")
+    __slots__ = ("sched", "g", "due", "due_timers", "pending", "seq", "state", "sleep_until")
 
     def __init__(self, sched: Sched) -> None:
         self.sched = sched
         self.g: G | None = None
         self.due: deque[G] = deque()
         self.due_timers: deque[RuntimeTimer] = deque()
+        # Go's timers.t: every pending deadline (ns, seq, token), dead tokens dropped lazily.
+        self.pending: list[tuple[int, int, _Pending]] = []
+        self.seq = 0
+        self.state = "running"  # "sleeping" | "rescheduling" | "running" (see the module doc)
+        self.sleep_until = 0
+
+    def _earliest(self) -> int | None:
+        """The earliest live pending deadline, or None (Go: ``timers.t[0].when``)."""
+        pending = self.pending
+        while pending and not pending[0][2].live:
+            heapq.heappop(pending)
+        return pending[0][0] if pending else None
+
+    def _add(self, p: Any, when_ns: int) -> _Pending:
+        """Models ``addtimerLocked``'s wake-up: record the deadline, and wake timerproc when it is
+        the new earliest (see the module doc)."""
+        tok = _Pending()
+        self.seq += 1
+        heapq.heappush(self.pending, (when_ns, self.seq, tok))
+        tp = self.g
+        if tp is None:
+            # go timerproc(): a new G in the adding goroutine's P's runnext.
+            self.g = self.sched.newproc(self._loop(), system=True, label="timerproc")
+        elif self.state == "rescheduling":
+            self.state = "running"
+            self.sched.ready(tp)  # goready(timers.gp): this P's runnext
+        elif self.state == "sleeping" and when_ns < self.sleep_until:
+            self.state = "running"
+            p.call_at(self.sched.now(p) / 1e9, self._wake)  # notewakeup: exitsyscall0, global queue
+        return tok
 
     def _wake(self) -> None:
         """A host timer fired (a callback): wake timerproc onto the global queue (exitsyscall0)."""
@@ -77,28 +132,39 @@ class TimerProc:
         if tp is None:
             self.g = self.sched.newproc(self._loop(), system=True, label="timerproc")
         elif tp.status == WAITING:
+            self.state = "running"
             self.sched.ready(tp)
 
-    def _fire(self, g: G) -> None:
+    def _fire(self, g: G, tok: _Pending) -> None:
         """The host timer of ``g``'s sleep fired."""
+        tok.live = False
         self.due.append(g)
         self._wake()
 
-    def _fire_timer(self, t: RuntimeTimer) -> None:
+    def _fire_timer(self, t: RuntimeTimer, tok: _Pending) -> None:
         """The host timer of runtime timer ``t`` fired."""
+        tok.live = False
         if t.active:
             t.handle = None
             self.due_timers.append(t)
             self._wake()
 
+    def _arm(self, p: Any, t: RuntimeTimer) -> None:
+        tok = self._add(p, t.when_ns)
+        t.token = tok
+        t.handle = p.call_at(t.when_ns / 1e9, self._fire_timer, t, tok)
+
     def addtimer(self, p: Any, t: RuntimeTimer) -> None:
         """Models ``addtimer`` from code running on ``p``: arm ``t`` for ``t.when_ns``."""
         t.active = True
-        t.handle = p.call_at(t.when_ns / 1e9, self._fire_timer, t)
+        self._arm(p, t)
 
     def deltimer(self, t: RuntimeTimer) -> None:
-        """Models ``deltimer``: ``t`` will not run (again)."""
+        """Models ``deltimer``: ``t`` will not run (again).  (Go does not wake timerproc for it.)"""
         t.active = False
+        if t.token is not None:
+            t.token.live = False
+            t.token = None
         if t.handle is not None:
             t.handle.cancel()
             t.handle = None
@@ -121,7 +187,7 @@ class TimerProc:
                         raise Throw("timerproc: not running on a P")
                     now = sched.now(p)
                     t.when_ns += t.period_ns * (1 + (now - t.when_ns) // t.period_ns)
-                    t.handle = p.call_at(t.when_ns / 1e9, self._fire_timer, t)
+                    self._arm(p, t)
                 else:
                     t.active = False
                 t.f()
@@ -131,6 +197,13 @@ class TimerProc:
                     sched.ready(g)
             me = sched.cur_g()
             me.waitreason = "timer goroutine (idle)"
+            # notetsleepg until the earliest pending timer, or park with none (rescheduling).
+            earliest = self._earliest()
+            if earliest is None:
+                self.state = "rescheduling"
+            else:
+                self.state = "sleeping"
+                self.sleep_until = earliest
             await park_trap()
 
 
@@ -159,6 +232,8 @@ async def sleep(seconds: float) -> None:
         return
     g = p.curg
     tp = timerproc(p.sched)
-    p.call_later(seconds, tp._fire, g)
+    deadline = p.time() + seconds  # as call_later computes it, so the host timer is the same
+    tok = tp._add(p, max(0, round(deadline * 1e9)))
+    p.call_at(deadline, tp._fire, g, tok)
     g.waitreason = "sleep"
     await park_trap()
