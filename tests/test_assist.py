@@ -381,9 +381,10 @@ def test_retry_policy_sleeps_100us_and_retries() -> None:
         assert parks["GC assist wait"] == 0
         log += lg
     assert log, "the retry policy must sleep at least once on this workload"
-    for why, dt, _phase, _waker, _paid, debt in log:
+    for why, dt, _phase, waker, _paid, debt in log:
         assert why == "assist retry sleep"
         assert dt >= 100_000  # timeSleep(100 µs) in virtual time
+        assert waker == "timerproc"  # a runtime timer: timerproc readies the assist
         assert debt > 0  # it only sleeps while in debt
     assert any(phase == "mark" for _w, _d, phase, *_ in log), "some retries happen while still marking"
 

@@ -19,7 +19,7 @@ later policies selectable by ``Config.assist_policy``:
      or is preempted (10-20 ms), or is kicked to the ring's tail when this G
      readies another goroutine;
   6. an unpaid debt: "seed" returns (no back-pressure: the seed's behaviour);
-     "retry" sleeps 100 µs and retries until paid or the cycle ends (8f34b253,
+     "retry" sleeps 100 µs (``timeSleep``: timerproc readies it) and retries until paid or the cycle ends (8f34b253,
      go1.5); "queue" parks on the assist queue until background credit pays it
      or the cycle ends (Go 1.6).
 
@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiogc.sched.g import WAITING, G
+from aiogc.sched.g import G
 from aiogc.sched.p import P, current_p
+from aiogc.sched.timers import time_sleep
 from aiogc.sched.traps import gosched_trap as gosched
 from aiogc.sched.traps import park_trap, tick_trap
 from aiogc.trace.events import AssistEnd, AssistStart
@@ -42,11 +43,6 @@ if TYPE_CHECKING:
 
 RETRY_SLEEP = 100e-6  # seconds: go1.5's timeSleep(100 µs)
 ASSIST_CHUNK = 16 * 1024  # scan work per drain step (as the background workers' CHUNK)
-
-
-def _ready_later(col: Collector, g: G) -> None:
-    if g.status == WAITING:  # still parked (not readied by the end of the cycle meanwhile)
-        col.sched.ready(g)
 
 
 async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) -> None:
@@ -121,9 +117,10 @@ async def gc_assist_alloc(col: Collector, p: P, g: G, size: int, allow: bool) ->
         if debt <= 0 or policy == "seed" or not sched.gc_blacken_enabled:
             return
         if policy == "retry":
-            p.call_later(RETRY_SLEEP, _ready_later, col, g)
-            g.waitreason = "assist retry sleep"
-            await park_trap()
+            # 8f34b253: timeSleep(100 * 1000), a timer that timerproc serves: the assist is readied
+            # into the runnext of the P that runs timerproc (and a timerproc stranded in a ring
+            # strands the sleeping assist too).
+            await time_sleep(p, RETRY_SLEEP, "assist retry sleep")
             p = current_p()
             continue
         # "queue": park until background credit pays the rest or the cycle ends.

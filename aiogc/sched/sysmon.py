@@ -7,9 +7,12 @@ to stop (``g.preempt = True``).  The G notices at its next safe point — every
 aiogc await — and goes to the global queue tail (``gopreempt_m``).
 
 Tick spacing follows Go: 20 µs while sysmon keeps finding work; after 50
-consecutive idle ticks the delay doubles each tick up to 10 ms.  So a hog is
-preempted between ``preempt_ns`` and ``preempt_ns`` + one sysmon delay after its
-slice began, as in Go.
+consecutive idle ticks the delay doubles each tick up to 10 ms.  As in Go 1.5,
+"work" is only ``retake`` handing off a P blocked in a syscall (its ``n++`` is in
+that branch alone; ``preemptone`` is not counted), which never happens here (no
+syscalls are modelled): so in a busy program sysmon settles at its 10 ms tick and a
+hog is preempted between ``preempt_ns`` and ``preempt_ns`` + 10 ms after its slice
+began, as in Go.
 
 Mark workers are system goroutines that poll ``preempt`` themselves (fractional
 and idle workers stop draining; dedicated ones ignore it), so the request is
@@ -41,8 +44,10 @@ class Sysmon:
         self.npreempt = 0
 
     def retake(self, now: int) -> int:
-        """Models ``retake`` for running Ps: returns how many preemptions it requested."""
-        n = 0
+        """Models ``retake`` for running Ps: request preemption (``preemptone``) of a G whose P's
+        ``schedtick`` has not moved for ``preempt_ns``; returns, as Go's does, the number of Ps
+        retaken from syscalls -- always 0 here (no syscalls).  Preemptions are counted in
+        ``npreempt`` only."""
         pre = self.preempt_ns
         for p in self.sched.allp:
             g = p.curg
@@ -53,9 +58,8 @@ class Sysmon:
                 p.sysmon_when = now
             elif p.sysmon_when + pre <= now and not g.preempt:
                 g.preempt = True  # preemptone
-                n += 1
-        self.npreempt += n
-        return n
+                self.npreempt += 1
+        return 0
 
     def tick(self, now: int) -> None:
         """One sysmon iteration at ``now``; schedules the next by Go's back-off rule."""

@@ -93,7 +93,7 @@ class TimerProc:
     def __init__(self, sched: Sched) -> None:
         self.sched = sched
         self.g: G | None = None
-        self.due: deque[G] = deque()
+        self.due: deque[tuple[G, str]] = deque()  # (sleeper, its wait reason)
         self.due_timers: deque[RuntimeTimer] = deque()
         # Go's timers.t: every pending deadline (ns, seq, token), dead tokens dropped lazily.
         self.pending: list[tuple[int, int, _Pending]] = []
@@ -135,10 +135,10 @@ class TimerProc:
             self.state = "running"
             self.sched.ready(tp)
 
-    def _fire(self, g: G, tok: _Pending) -> None:
-        """The host timer of ``g``'s sleep fired."""
+    def _fire(self, g: G, tok: _Pending, reason: str) -> None:
+        """The host timer of ``g``'s sleep (parked with wait reason ``reason``) fired."""
         tok.live = False
-        self.due.append(g)
+        self.due.append((g, reason))
         self._wake()
 
     def _fire_timer(self, t: RuntimeTimer, tok: _Pending) -> None:
@@ -192,9 +192,9 @@ class TimerProc:
                     t.active = False
                 t.f()
             while due:
-                g = due.popleft()
-                if g.status == WAITING and g.waitreason == "sleep":
-                    sched.ready(g)
+                g, reason = due.popleft()
+                if g.status == WAITING and g.waitreason == reason:
+                    sched.ready(g)  # goroutineReady: into this P's runnext
             me = sched.cur_g()
             me.waitreason = "timer goroutine (idle)"
             # notetsleepg until the earliest pending timer, or park with none (rescheduling).
@@ -230,10 +230,17 @@ async def sleep(seconds: float) -> None:
         raise NotInGoroutine("sleep() must be awaited inside an aiogc goroutine")
     if seconds <= 0:
         return
+    await time_sleep(p, seconds, "sleep")
+
+
+async def time_sleep(p: Any, seconds: float, reason: str) -> None:
+    """Models ``timeSleep``: park the running goroutine of ``p`` (wait reason ``reason``) on a timer
+    that timerproc serves; timerproc readies it into the runnext of the P that runs timerproc.
+    The runtime's own sleeps use it too (8f34b253's assist retry: ``timeSleep(100 * 1000)``)."""
     g = p.curg
     tp = timerproc(p.sched)
     deadline = p.time() + seconds  # as call_later computes it, so the host timer is the same
     tok = tp._add(p, max(0, round(deadline * 1e9)))
-    p.call_at(deadline, tp._fire, g, tok)
-    g.waitreason = "sleep"
+    p.call_at(deadline, tp._fire, g, tok, reason)
+    g.waitreason = reason
     await park_trap()

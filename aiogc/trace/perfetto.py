@@ -383,6 +383,9 @@ class PerfettoTrace:
         try:
             for p, (g, t0) in sorted(self._run.items()):
                 self._slice(p, self._gname(g), t0, end, "goroutine", {"g": g, "unfinished": True})
+                if g in self._g_tracks:  # its own track too, as _end_g does for a finished slice
+                    self._slice(G_TID_BASE + g, f"running on P{p}", t0, end, "goroutine.running",
+                                {"g": g, "p": p, "unfinished": True})
             for g, (p, t0, debt) in sorted(self._assist.items()):
                 self._slice(p, "assist", t0, end, "gc.assist", {"g": g, "debt": debt, "unfinished": True})
             for g, (p, t0, mode) in sorted(self._worker.items()):
