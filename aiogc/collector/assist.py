@@ -19,9 +19,9 @@ later policies selectable by ``Config.assist_policy``:
      or is preempted (10-20 ms), or is kicked to the ring's tail when this G
      readies another goroutine;
   6. an unpaid debt: "seed" returns (no back-pressure: the seed's behaviour);
-     "retry" sleeps 100 µs (``timeSleep``: timerproc readies it) and retries until paid or the cycle ends (8f34b253,
-     go1.5); "queue" parks on the assist queue until background credit pays it
-     or the cycle ends (Go 1.6).
+     "retry" sleeps 100 µs (``timeSleep``: a timer timerproc serves, which readies
+     it) and retries until paid or the cycle ends (8f34b253, go1.5); "queue" parks
+     on the assist queue until background credit pays it or the cycle ends (Go 1.6).
 
 Departure: debt stays in Go 1.5's scan-work units for all three policies (Go 1.6
 also switched to byte units and to assisting before allocating).
