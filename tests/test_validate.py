@@ -68,6 +68,19 @@ def test_original_formats_are_read(tmp_path: Any) -> None:
     assert set(ref) == {(v.SEED, 2), (v.PARENT, 2)}
     s = v.summarize_cycles(ref[(v.SEED, 2)]["cycles"])
     assert s["cycles"] == 1 and s["lat_p50"] == 300 and s["above"] == 1 and s["ov_mean"] == 0.25
+    assert s["mark2"] == 1  # m2_coord_lat_ns >= 0: the coordinator waited for mark 2
+    assert v.summarize_cycles(ref[(v.PARENT, 2)]["cycles"])["mark2"] == 0  # -1: skipped
+
+
+def test_mark2_share_on_the_model_side_is_the_cycles_that_waited_for_mark_2() -> None:
+    r = v.run_model(v.SEED, 2, 1, 12, 200_000_000, host="none")
+    cyc = [v.Cycle(*c) for c in r["cycles"]]
+    assert cyc and 0 < v.summarize_cycles(cyc)["mark2"] <= 1
+    # the same record from the runtime
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=1, go_commit=v.SEED, clock="virtual", godebug="")
+    rt.run(v.seed_main(v.SeedWorkload(), cycles=12, duration_ns=200_000_000, max_heap_bytes=v.MAX_HEAP_BYTES))
+    kept = [c for c in rt.stats.cycles if v.KEEP_FIRST <= c.n <= v.KEEP_LAST and not c.forced]
+    assert [c.mark2 for c in cyc] == [c.mark2 for c in kept]
 
 
 def test_validate_runs_the_model_and_marks_bands() -> None:

@@ -21,6 +21,9 @@ Columns, computed the same way from both sides:
   overshoot       (heap at mark termination - goal) / goal, mean / p50 / p90 / p99
   above goal      share of cycles whose heap at the coordinator's start was over the goal
   by assist       share of cycles whose last mark phase an assist completed
+  mark 2 waited   share of cycles whose coordinator waited for mark 2 (real Go: a mark-2
+                  completion time was recorded; at the seed mark 2 is skipped when mark 1's
+                  flush leaves no grey work on the global lists)
   latency         over the cycles whose last mark phase an assist completed: the longest time
                   from ``complete()`` to the coordinator resuming (max over mark 1 and mark 2),
                   p50 / p90 / p99 / max
@@ -110,7 +113,7 @@ LOWER_KEY = "lower_bounds"  # summarize_cycles: which COLUMNS figures are only l
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("ov_mean", "overshoot mean"), ("ov_p50", "p50"), ("ov_p90", "p90"), ("ov_p99", "p99"),
-    ("above", "above goal"), ("by_assist", "by assist"),
+    ("above", "above goal"), ("by_assist", "by assist"), ("mark2", "mark 2 waited"),
     ("lat_p50", "latency p50"), ("lat_p90", "p90"), ("lat_p99", "p99"), ("lat_max", "max"),
 )
 
@@ -126,6 +129,8 @@ class Cycle:
     last_by_assist: bool
     latency_ns: int  # max over the waited mark phases of complete() -> coordinator resumed
     clk_ms: tuple[float, float, float, float, float] = (math.nan,) * 5  # gctrace's five clock phases
+    mark2: bool = False  # the coordinator waited for mark 2 (at the seed it is skipped when mark 1's
+    # flush leaves no grey work on the global lists)
 
 
 def percentile(vals: Sequence[float], q: float) -> float:
@@ -184,6 +189,7 @@ def summarize_cycles(cycles: Sequence[Cycle], censored: Sequence[tuple[float, fl
         "ov_p99": pc("ov_p99", ov, ov_c, 99),
         "above": sum(c.heap0 > c.goal for c in cycles) / n if n else math.nan,
         "by_assist": sum(c.last_by_assist for c in cycles) / n if n else math.nan,
+        "mark2": sum(c.mark2 for c in cycles) / n if n else math.nan,
         "lat_n": float(len(lat) + len(lat_c)),
         "lat_p50": pc("lat_p50", lat, lat_c, 50), "lat_p90": pc("lat_p90", lat, lat_c, 90),
         "lat_p99": pc("lat_p99", lat, lat_c, 99),
@@ -238,7 +244,8 @@ def load_reference(paths: Iterable[str]) -> dict[tuple[str, int], dict[str, Any]
                             ("clk_sweepterm_ms", "clk_scan_ms", "clk_installwb_ms", "clk_mark_ms",
                              "clk_markterm_ms"))
                 cyc = Cycle(int(r["heap0_b"]), int(r["heap1_b"]), int(r["goal_b"]),
-                            r["last_by_assist"] == "1", lat, clk)  # type: ignore[arg-type]
+                            r["last_by_assist"] == "1", lat, clk,  # type: ignore[arg-type]
+                            int(float(r["m2_coord_lat_ns"])) >= 0)
                 s = sets.setdefault((c, gmp), {"cycles": [], "runs": 0, "files": []})
                 s["cycles"].append(cyc)
                 if path not in s["files"]:
@@ -277,7 +284,7 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
             clk = tuple(ns / 1e6 for ns in (c.clk_sweepterm_ns, c.clk_scan_ns, c.clk_installwb_ns,
                                              c.mark_duration_ns, c.clk_markterm_ns))
             out.append((c.heap_start, c.heap_at_mark_term, c.heap_goal, c.completed_by == "assist",
-                        c.coordinator_latency_ns, clk))
+                        c.coordinator_latency_ns, clk, c.mark2))
     # A coordinator still waiting for its P when the run was stopped: its wait, up to the stop (a
     # lower bound; after the stop it ran because the mutators left).
     waiting = -1
@@ -415,7 +422,7 @@ def fmt_ns(v: float) -> str:
 def _fmt(metric: str, v: float) -> str:
     if metric.startswith("ov_"):
         return fmt_pct(v)
-    if metric in ("above", "by_assist"):
+    if metric in ("above", "by_assist", "mark2"):
         return fmt_share(v)
     return fmt_ns(v)
 
