@@ -130,8 +130,8 @@ class TimerProc:
         """A host timer fired (a callback): wake timerproc onto the global queue (exitsyscall0)."""
         tp = self.g
         if tp is None:
-            self.g = self.sched.newproc(self._loop(), system=True, label="timerproc")
-        elif tp.status == WAITING:
+            raise Throw("timerproc: a timer fired before addtimer created timerproc")
+        if tp.status == WAITING:
             self.state = "running"
             self.sched.ready(tp)
 
