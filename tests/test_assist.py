@@ -375,7 +375,7 @@ def _policy_run(policy: str, seed: int) -> tuple[aiogc.Runtime, Recorder, list[t
 
 def test_retry_policy_sleeps_100us_and_retries() -> None:
     log: list[tuple[Any, ...]] = []
-    for seed in (1, 2):
+    for seed in (1, 4):  # seed 4: one of its retries is still in debt during the mark phase
         rt, rec, lg = _policy_run("retry", seed)
         parks = Counter(e.reason for e in events(rec, GoPark))
         assert parks["GC assist wait"] == 0

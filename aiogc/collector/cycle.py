@@ -56,7 +56,7 @@ from __future__ import annotations
 import gc as pygc
 import types
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from aiogc.collector.assist import gc_assist_alloc
@@ -68,9 +68,9 @@ from aiogc.collector.sizeclass import _CLASS_BY_8, CLASS_NPAGES, PAGE_SIZE, SIZE
 from aiogc.collector.work import CycleWork
 from aiogc.collector.workers import ensure_workers, find_idle_gc_worker, find_runnable_gc_worker
 from aiogc.errors import Throw
-from aiogc.sched.g import DEAD, RUNNING, WAITING, G
+from aiogc.sched.g import DEAD, WAITING, G
 from aiogc.sched.host import stretch_costs
-from aiogc.sched.p import P_GCSTOP, P_RUNNING, P, current_p
+from aiogc.sched.p import P_GCSTOP, P_IDLE, P_RUNNING, P, current_p
 from aiogc.sched.sched import Sched
 from aiogc.sched.timers import RuntimeTimer, timerproc
 from aiogc.sched.traps import GOSCHED, SAFEPOINT, park_trap, safepoint_trap, stw_trap
@@ -83,6 +83,7 @@ from aiogc.trace.events import (
     GCPhase,
     GCStart,
     HeapAlloc,
+    SafePointFn,
 )
 from aiogc.trace.metrics import CycleStats, GCStats, MemStats
 
@@ -240,31 +241,57 @@ class Collector:
         """Runtime time as code running on ``p`` sees it (the clock service; virtual or wall)."""
         return self.clock.now(p)
 
-    async def _for_each_p(self, p: P) -> P:
-        """Models ``forEachP``'s wait: every other P must pass a safe point before the caller goes on.
+    async def _for_each_p(self, p: P, fn: Callable[[P], None]) -> P:
+        """Models ``forEachP(fn)``: every P runs ``fn`` at a safe point before the caller goes on.
 
-        ``preemptall`` asks the goroutine running on each other P to stop; the caller then sleeps
-        (``notetsleep`` on ``safePointNote``, holding its P) until the last of them has stopped,
-        here in steps of ``FOREACHP_POLL_NS``.  The function each P runs at its safe point (a
-        ``gcw`` flush, or nothing for the write barrier's ragged barrier) is applied by the caller
-        after the wait.  Mark workers are asked to stop but not waited for (they poll the flag and
-        park).  Returns the caller's P.
+        As Go's: every other P is asked (``runSafePointFn``) and its running goroutine preempted
+        (``preemptall``: a mutator goes to the global queue at its next safe point); an idle P's
+        ``fn`` is run by the caller, the caller's own P runs it next, and each other P runs it at
+        its next ``schedule()`` (``Sched.run_safe_point_fn``) — so a P's ``gcw`` is flushed at
+        the instant it stops, not when the caller looks, and what that P does next (a mark
+        worker started by the same ``schedule()`` taking the flushed buffer) comes before the
+        caller's decision.  The caller meanwhile sleeps (``notetsleep`` on ``safePointNote``,
+        holding its P) until the last P to answer wakes it, here in steps of
+        ``FOREACHP_POLL_NS``; the host model may stall that wake-up.  Returns the caller's P.
         """
         sched = self.sched
-        # Go's safePointWait > 0: some other P is running and must answer; the caller then
-        # sleeps and the last P to answer wakes it (where the host model may stall it).
-        wait = any(q is not p and q.status == P_RUNNING for q in sched.allp)
-        asked = sched.preemptall(p)
-        # A G has passed its safe point once its request is gone (gopreempt_m clears it, and so
-        # does execute when the G runs again) or it no longer runs there (it parked).
-        while any(q.curg is g and g.status == RUNNING and g.preempt for q, g in asked):
+        if sched.safe_point_wait:
+            raise Throw("forEachP: sched.safePointWait != 0")
+        asked = [q for q in sched.allp if q is not p and q.status == P_RUNNING]
+        for q in asked:
+            q.safe_point_fn = fn
+        sched.safe_point_wait = len(asked)
+        sched.preemptall(p)
+        # An idle P runs nothing, so the caller runs fn on its behalf; then on its own P.
+        for q in sched.allp:
+            if q.status == P_IDLE:
+                fn(q)
+        fn(p)
+        wait = sched.safe_point_wait > 0
+        while sched.safe_point_wait > 0:
             self.clock.charge(p, FOREACHP_POLL_NS)
             await safepoint_trap()
             p = current_p()
+        if any(q.safe_point_fn is not None for q in sched.allp):
+            raise Throw("forEachP: P did not run fn")
         if wait and sched.host.wakeup_stall(p, "forEachP"):
             await safepoint_trap()  # the other Ps run up to the stalled caller's clock first
             p = current_p()
         return p
+
+    def _safe_point_barrier(self, p: P) -> None:
+        """``forEachP(func(*p) {})``: the write barrier's ragged barrier asks nothing of a P."""
+        if self.bus.on:
+            self.bus.emit(SafePointFn(self.now(p), p.id, p.curg.id if p.curg is not None else -1, "barrier", 0))
+
+    def _safe_point_dispose(self, p: P) -> None:
+        """``forEachP(func(_p_ *p) { _p_.gcw.dispose() })``: flush the P's grey cache to the lists."""
+        gcw = p.gcw
+        flushed = len(gcw.wbuf) if gcw.wbuf is not None else 0
+        gcw.dispose()
+        if self.bus.on:
+            self.bus.emit(SafePointFn(self.now(p), p.id, p.curg.id if p.curg is not None else -1, "dispose",
+                                      flushed))
 
     def _grow_allspans(self, p: P) -> None:
         """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of
@@ -519,7 +546,7 @@ class Collector:
         # preemptall sends the goroutine running on every other P to the global queue; then
         # blackening on.
         self._set_phase(GC_MARK, p)
-        p = await self._for_each_p(p)
+        p = await self._for_each_p(p, self._safe_point_barrier)
         if cfg.assist_in_scan:
             pacer.bg_mark_start_ns = self.now(p)  # 510fd135: workers' utilisation is timed from here
         else:
@@ -540,9 +567,7 @@ class Collector:
         scanner.scan_globals(self.globals)
         marker.mark_roots(scanner.out, p.gcw)
         self.clock.charge(p, scanner.words * self.c_word)
-        p = await self._for_each_p(p)
-        for q in sched.allp:
-            q.gcw.dispose()
+        p = await self._for_each_p(p, self._safe_point_dispose)
         # 14. Mark 2 if work remains (64a32ffe: always, the scheduler completing it if no
         # marker is left; the seed's check is racy: a worker started for mark 1 may still be
         # marking and complete mark 2 early, as 64a32ffe's message says).

@@ -143,6 +143,9 @@ class P(asyncio.AbstractEventLoop):
         self.mark_worker: G | None = None
         # findrunnable is sleeping runqgrab's 100 µs before taking this (victim P, its runnext G)
         self.runnext_target: tuple[P, G] | None = None
+        # forEachP's request (Go's p.runSafePointFn): the function this P runs at its next
+        # schedule(), then it counts itself off Sched.safe_point_wait.  None when not asked.
+        self.safe_point_fn: Callable[[P], None] | None = None
         self._closed = False
 
     def __repr__(self) -> str:

@@ -120,6 +120,8 @@ class Sched:
         self.gcwaiting = False
         self.stw_p: P | None = None  # the P whose G requested the stop
         self.stw_waiting = False  # requester still waiting for the others
+        # forEachP: the Ps asked to run a safe-point function that have not yet run it.
+        self.safe_point_wait = 0
         # Costs in the clock's unit (ns in virtual time; a switch counter in wall time).
         virtual = cfg.clock == "virtual"
         self.virtual = virtual
@@ -287,6 +289,8 @@ class Sched:
         self.driver.activate(p)
 
     def _go_idle(self, p: P) -> None:
+        if p.safe_point_fn is not None:
+            self.run_safe_point_fn(p)  # Go: a P entering _Pidle runs a pending safe-point function
         if p.spinning:
             p.spinning = False
             self.nmspinning -= 1
@@ -479,6 +483,8 @@ class Sched:
                             return STEP_PANIC
                     if self.gcwaiting and p is not self.stw_p:
                         return self._stop_for_stw(p)
+                    if p.safe_point_fn is not None:
+                        self.run_safe_point_fn(p)  # schedule()'s runSafePointFn, before it picks a G
                     # schedule(), with its common case (no GC worker due, not a 61st tick)
                     # inlined: this is the hot path of every goroutine switch.  The inlined
                     # copy must do exactly what schedule() does (sched_slowpath tests it).
@@ -712,6 +718,18 @@ class Sched:
                 if not g.system:
                     asked.append((q, g))
         return asked
+
+    def run_safe_point_fn(self, p: P) -> None:
+        """Models ``runSafePointFn``: run the function ``forEachP`` asked of ``p``, then count ``p``
+        off ``safe_point_wait`` (the caller waits for 0; Go's last P does ``notewakeup``)."""
+        fn = p.safe_point_fn
+        if fn is None:
+            raise Throw("runSafePointFn: no safe point function pending")
+        p.safe_point_fn = None
+        fn(p)
+        self.safe_point_wait -= 1
+        if self.safe_point_wait < 0:
+            raise Throw("runSafePointFn: safePointWait < 0")
 
     # ---- stop the world -------------------------------------------------------------------
     def _stw_begin(self, p: P) -> bool:

@@ -153,6 +153,18 @@ class MStall(Event):
 
 
 @dataclass(slots=True)
+class SafePointFn(Event):
+    """``forEachP``'s function ran for P ``p`` (``runSafePointFn``; by the caller for itself and
+    for idle Ps): ``what`` is "barrier" (the write barrier's ragged barrier, nothing to do) or
+    "dispose" (the mark-1 flush), which put ``flushed`` grey objects of ``p``'s cache on the
+    global lists."""
+
+    kind: ClassVar[str] = "SafePointFn"
+    what: str
+    flushed: int
+
+
+@dataclass(slots=True)
 class GCStart(Event):
     """Cycle ``n`` begins (sweep termination): the trigger it crossed and the heap then."""
 
@@ -308,6 +320,7 @@ class Ev:
     STWStart = STWStart
     STWEnd = STWEnd
     MStall = MStall
+    SafePointFn = SafePointFn
     GCStart = GCStart
     GCPhase = GCPhase
     GCPacerStart = GCPacerStart
