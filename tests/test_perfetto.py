@@ -94,7 +94,7 @@ def test_write(tmp_path: Any) -> None:
 
 @pytest.fixture(scope="module")
 def fix_off_trace() -> tuple[dict[str, Any], Any]:
-    return _seed_trace(False, 2, seed=3)  # both cycles' coordinators wait > 10 ms
+    return _seed_trace(False, 2, seed=2)  # both cycles' coordinators wait > 10 ms
 
 
 def test_flow_from_complete_to_the_coordinator_starting(fix_off_trace: tuple[dict[str, Any], Any]) -> None:

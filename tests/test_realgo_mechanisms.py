@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiogc
+from aiogc.config import HOSTS
 from aiogc.experiments.workloads import SeedWorkload, seed_main
 from aiogc.trace.events import Recorder
 
@@ -105,3 +106,86 @@ def test_foreachp_sends_the_other_ps_goroutine_to_the_global_queue(monkeypatch: 
     assert n >= 12 and hits >= 0.8 * n, (n, hits)
     n0, hits0 = _other_p_stops_after_foreachp(monkeypatch, False)
     assert hits0 <= 0.2 * n0, (n0, hits0)  # without it, what stops that goroutine first is its own park
+
+
+# ---------------------------------------------------------------------------- h_allspans growth
+
+
+def _stalled_growths(monkeypatch: Any, stall_ns: int) -> list[tuple[int, int, int, int]]:
+    """Make every h_allspans growth stall its P ``stall_ns`` more (the heap lock held throughout);
+    returns the growths as (P id, start, end, capacity in bytes before)."""
+    from aiogc.collector.cycle import Collector
+
+    grows: list[tuple[int, int, int, int]] = []
+    orig = Collector._grow_allspans
+
+    def grow(self: Collector, p: Any) -> None:
+        t0, before = p.clock, self.allspans_cap_bytes
+        orig(self, p)
+        p.clock += stall_ns
+        self.heap_lock_until = p.clock
+        grows.append((p.id, t0, p.clock, before))
+
+    monkeypatch.setattr(Collector, "_grow_allspans", grow)
+    return grows
+
+
+def test_an_h_allspans_growth_stops_the_other_ps_refills_until_it_is_done(monkeypatch: Any) -> None:
+    """recordspan runs under mheap_.lock: while one P grows h_allspans, another P's next span
+    refill waits for the lock, so no P takes a span until the growth is done."""
+    grows = _stalled_growths(monkeypatch, 1_000_000)
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=None, seed=1, clock="virtual", godebug="")
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+
+    async def grower(out: list[Any]) -> None:
+        for _ in range(40_000):  # 40 MiB each: the pair crosses the 64 MiB boundary
+            out.append(await aiogc.alloc(1024))
+
+    async def main() -> None:
+        a: list[Any] = []
+        b: list[Any] = []
+        wg = aiogc.WaitGroup()
+        wg.add(2)
+
+        async def run(out: list[Any]) -> None:
+            await grower(out)
+            wg.done()
+
+        aiogc.go(run(a))
+        aiogc.go(run(b))
+        await wg.wait()
+
+    rt.run(main())
+    big = [g for g in grows if g[3] >= 64 << 20]
+    assert big, grows
+    pid, t0, t1, _ = big[0]
+    other = [e for e in rec.events if e.kind == "HeapAlloc" and e.p != pid and e.ts > t0]
+    assert other, "the other P went on allocating"
+    assert other[0].ts >= t1  # its first refill after the growth began waited for the lock
+    assert rt.gc.heap_lock_until == big[-1][2]
+
+
+def test_a_growth_that_stalls_both_ps_for_a_sysmon_period_ends_a_lock_in_there(monkeypatch: Any) -> None:
+    """The parent on the measured machine (seed 1) locks in at 0.46 s.  If each h_allspans growth
+    stops both mutators (the heap lock) for longer than two sysmon ticks, sysmon sees both Ps'
+    schedticks stand still and preempts the pairs' goroutines; with runnext empty the ring's
+    coordinator runs, and the cycle reaches mark termination with the heap at the boundary, as real
+    Go's lock-ins ended (docs/realgo.md, A′).  The model's own growth stall is far shorter."""
+    grows = _stalled_growths(monkeypatch, 25_000_000)
+    rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=1, go_commit="parent", clock="virtual", godebug="",
+                       **HOSTS["realgo-vm"])
+    rec = Recorder()
+    rt.bus.subscribe(rec)
+    rt.run(seed_main(SeedWorkload(), cycles=47, max_heap_bytes=256 << 20))
+    bounds = {g[3] for g in grows}
+    ended = [c for c in rt.stats.cycles if c.coordinator_latency_ns > 50_000_000
+             and any(0 <= c.heap_at_mark_term - b <= 16 * 8192 for b in bounds)]
+    assert ended, [(c.n, c.coordinator_latency_ns, c.heap_at_mark_term) for c in rt.stats.cycles[-4:]]
+    c = ended[-1]
+    wake = [e for e in rec.events if e.kind == "GCCoordWake" and c.start_ns <= e.ts <= c.end_ns][-1]
+    growth = max((g for g in grows if g[1] < wake.ts), key=lambda g: g[1])
+    # sysmon preempted a goroutine on each P during the stall, and the coordinator ran right after.
+    pre = {e.p for e in rec.events if e.kind == "GoPreempt" and growth[1] <= e.ts <= wake.ts}
+    assert pre == {0, 1}, (growth, wake)
+    assert wake.ts - growth[2] < 2_000_000

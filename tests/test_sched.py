@@ -1010,3 +1010,64 @@ def test_sched_slowpath_really_takes_the_named_functions(monkeypatch: pytest.Mon
             assert calls == {"execute": rt.sched.nsched, "gosched_impl": 10}
         else:
             assert calls == {"execute": 0, "gosched_impl": 0}
+
+
+# ---------------------------------------------------------------------------- sysmon's sleep
+
+
+def _sysmon_ticks(monkeypatch: Any, main: Any, gomaxprocs: int) -> list[tuple[int, int]]:
+    """Run ``main``; return every sysmon tick as (time, delay before the next)."""
+    from aiogc.sched.sysmon import Sysmon
+
+    ticks: list[tuple[int, int]] = []
+    orig = Sysmon.tick
+
+    def tick(self: Sysmon, now: int, woken: bool = False) -> None:
+        orig(self, now, woken)
+        ticks.append((now, self.delay))
+
+    monkeypatch.setattr(Sysmon, "tick", tick)
+    aiogc.run(main(), gomaxprocs=gomaxprocs, gogc=None)
+    return ticks
+
+
+def test_sysmon_ticks_through_a_stall_of_every_p(monkeypatch: Any) -> None:
+    """Two goroutines each compute 30 ms in one step, so every P's clock jumps together: the Ps
+    still run, so sysmon keeps its 10 ms tick through them (the driver once took such a jump for
+    an all-idle spell and skipped the ticks)."""
+
+    async def hog() -> None:
+        await aiogc.compute(30_000_000)
+
+    async def main() -> None:
+        await aiogc.sleep(0.02)  # sysmon backs off to its 10 ms tick
+        wg = aiogc.WaitGroup()
+        wg.add(2)
+
+        async def one() -> None:
+            await hog()
+            wg.done()
+
+        aiogc.go(one())
+        aiogc.go(one())
+        await wg.wait()
+
+    ticks = _sysmon_ticks(monkeypatch, main, 2)
+    inside = [t for t, _ in ticks if 21_000_000 < t < 49_000_000]
+    assert len(inside) >= 2, ticks[-8:]
+
+
+def test_sysmon_sleeps_while_every_p_is_idle_and_starts_over_at_20us(monkeypatch: Any) -> None:
+    """Go's sysmon sleeps on sysmonnote when a tick finds every P idle; the first P to run again
+    wakes it with idle = 0, so it polls at 20 µs again before backing off."""
+
+    async def main() -> None:
+        await aiogc.compute(30_000_000)  # sysmon backs off to 10 ms ticks
+        await aiogc.sleep(0.05)  # every P idle for 50 ms
+        await aiogc.compute(2_000_000)
+
+    ticks = _sysmon_ticks(monkeypatch, main, 1)
+    assert not [t for t, _ in ticks if 31_000_000 < t < 80_000_000]  # asleep through the sleep
+    after = [(t, d) for t, d in ticks if t >= 80_000_000]
+    assert after and after[0][1] == aiogc.Config().sysmon_min_ns  # woken: 20 µs ticks again
+    assert after[1][0] - after[0][0] == aiogc.Config().sysmon_min_ns

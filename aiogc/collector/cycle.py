@@ -188,6 +188,8 @@ class Collector:
         self.revise_on_alloc = cfg.revise_on_alloc
         self.revise_timer: RuntimeTimer | None = None
         self.allspans_cap = 0  # h_allspans' capacity, in spans (see _grow_allspans)
+        # Virtual time until which a P growing h_allspans holds the heap lock (see _grow_allspans).
+        self.heap_lock_until = 0
         self.allspans_cap_bytes = 0  # the heap size it covers
         self.span_walk_cached = cfg.span_walk_cached
         self.debug = cfg.debug
@@ -297,13 +299,16 @@ class Collector:
         """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of
         pointers at first), from ``sysAlloc``; the old one is copied into it.
 
-        The allocating goroutine pays it inside ``mallocgc``, holding the heap lock, with no
-        preemption point: the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the
-        copy itself, a sequential pass over the old array, is an order of magnitude cheaper and
-        is left out).  On a heap of GBs that is a stall of a millisecond or more on one P.  24 of
-        real Go's 36 parent mark phases longer than 1 s ended with the heap within 0.5% of an
-        ``h_allspans`` capacity boundary (3.60, 5.41, 8.11, 12.16, 18.25 GiB), but this stall does
-        not end the model's lock-ins (docs/realgo.md, A′): what ends real Go's is not found.
+        The allocating goroutine pays it inside ``mallocgc`` with no preemption point, holding
+        the heap lock (``recordspan`` runs under ``mheap_.lock``, in ``mHeap_AllocSpanLocked``):
+        the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the copy itself, a
+        sequential pass over the old array, is an order of magnitude cheaper and is left out).
+        Until it is done every other P waits at its next span refill (``heap_lock_until``,
+        ``mallocgc``), so the growth stops all the mutators, as the data show it did in real Go
+        (docs/realgo.md, A′: "How real Go's lock-ins end").  On a heap of GBs this stall is a
+        millisecond or so here; real Go's lock-ins that end at these boundaries point to 10 ms or
+        more on the measured VM, which the model does not have (a stall of a whole sysmon period
+        lets sysmon preempt the pairs, and the model's lock-ins then end there too).
         """
         need = self.heap.nspan()
         cap = self.allspans_cap
@@ -313,7 +318,10 @@ class Collector:
             pages += -(-cap * 8 // 4096)
         self.allspans_cap = cap
         self.allspans_cap_bytes = cap * PAGE_SIZE
-        p.clock += pages * self.c_page_fault
+        stall = pages * self.c_page_fault  # 0 in wall time: the real copy takes real time
+        if stall:
+            p.clock += stall
+            self.heap_lock_until = p.clock  # mheap_.lock is released when the copy is done
 
     def span_walk(self, p: P, walks: int) -> None:
         """Charge ``walks`` walks over ``h_allspans`` to ``p`` (config.py: ``cost_span_walk_ns``).
@@ -376,6 +384,11 @@ class Collector:
             if cls:
                 mc[cls] = self.span_objs[cls] - 1
             slow = True
+            if p.clock < self.heap_lock_until:
+                # A refill needs mheap_.lock while another P grows h_allspans under it: lock()
+                # spins, then sleeps in the kernel until the holder's unlock wakes it.
+                p.t_idle += self.heap_lock_until - p.clock
+                p.clock = self.heap_lock_until
             p.clock += self.c_alloc + self.c_alloc_slow
         if heap.heap_live > heap.peak_live:
             # The heap grew past its peak: mHeap_Grow mapped fresh memory, and the allocating

@@ -229,6 +229,7 @@ class VirtualDriver:
         inbox = self.inbox
         host = sched.host
         host_cap = host.capacity_on
+        all_idle = False  # no P was active at the last look (sysmon may be asleep: see below)
         while not main_g.done():
             if self.abandoned:
                 raise RunAbandoned("the run was abandoned")
@@ -237,10 +238,16 @@ class VirtualDriver:
             t_timer = self._next_timer()
             t_p = pheap[0][0] if pheap else INF
             if pheap:
-                if sysmon.next_ns < t_p - sysmon.max_ns:
-                    sysmon.next_ns = t_p  # Ps were all idle meanwhile: sysmon was asleep
+                if all_idle:
+                    # Every P was idle: if sysmon's tick fell in that spell it found them so and
+                    # slept (npidle == gomaxprocs), until the first P to run again woke it.
+                    all_idle = False
+                    if sysmon.next_ns <= t_p and not sysmon.asleep:
+                        sysmon.asleep = True
+                    sysmon.wake(t_p)
                 t_sys = sysmon.next_ns
             else:
+                all_idle = True
                 t_sys = INF
             if t_timer <= t_p and t_timer <= t_sys:
                 if t_timer == INF:

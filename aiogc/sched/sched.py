@@ -771,6 +771,7 @@ class Sched:
         t = req.clock
         if self.bus.on:
             self.bus.emit(STWEnd(self.now(req), req.id, -1))
+        self.driver.sysmon.wake(t)  # startTheWorld: notewakeup(&sched.sysmonnote)
         for q in self.allp:
             if q.status == P_GCSTOP:
                 q.status = P_RUNNING

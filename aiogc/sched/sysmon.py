@@ -14,6 +14,13 @@ syscalls are modelled): so in a busy program sysmon settles at its 10 ms tick an
 hog is preempted between ``preempt_ns`` and ``preempt_ns`` + 10 ms after its slice
 began, as in Go.
 
+sysmon sleeps while the world is stopped or every P is idle (Go: ``sched.gcwaiting`` or
+``npidle == gomaxprocs`` at a tick puts it on ``sysmonnote``) and is woken by
+``startTheWorld`` (``Sched.start_the_world``) or, after an all-idle spell, by the first P to run
+again (in Go the M that leaves a syscall with an idle P, typically the timer's); it then starts
+over at 20 µs ticks (``idle = 0``).  A tick is never skipped for any other reason: Ps whose clocks
+jumped ahead together (a stall of every P) are still running, and sysmon sees their slices.
+
 Mark workers are system goroutines that poll ``preempt`` themselves (fractional
 and idle workers stop draining; dedicated ones ignore it), so the request is
 set on them too but the trampoline never preempts a system G.
@@ -25,12 +32,14 @@ from typing import TYPE_CHECKING
 
 from aiogc.sched.p import P_RUNNING
 
+_NEVER = 1 << 62  # no tick is pending while sysmon sleeps
+
 if TYPE_CHECKING:
     from aiogc.sched.sched import Sched
 
 
 class Sysmon:
-    __slots__ = ("sched", "next_ns", "delay", "idle", "min_ns", "max_ns", "preempt_ns", "npreempt")
+    __slots__ = ("sched", "next_ns", "delay", "idle", "min_ns", "max_ns", "preempt_ns", "npreempt", "asleep")
 
     def __init__(self, sched: Sched) -> None:
         cfg = sched.config
@@ -42,6 +51,7 @@ class Sysmon:
         self.next_ns = self.min_ns
         self.idle = 0
         self.npreempt = 0
+        self.asleep = False  # on sysmonnote: the world is stopped or every P was idle at a tick
 
     def retake(self, now: int) -> int:
         """Models ``retake`` for running Ps: request preemption (``preemptone``) of a G whose P's
@@ -61,8 +71,14 @@ class Sysmon:
                 self.npreempt += 1
         return 0
 
-    def tick(self, now: int) -> None:
-        """One sysmon iteration at ``now``; schedules the next by Go's back-off rule."""
+    def tick(self, now: int, woken: bool = False) -> None:
+        """One sysmon iteration at ``now``; schedules the next by Go's back-off rule.  ``woken``:
+        the iteration goes on right after a wake-up, past the check that would sleep."""
+        if self.sched.gcwaiting and not woken:
+            # The world is stopping or stopped: sleep until startTheWorld wakes us.
+            self.asleep = True
+            self.next_ns = _NEVER
+            return
         if self.retake(now):
             self.idle = 0
         else:
@@ -72,3 +88,18 @@ class Sysmon:
         elif self.idle > 50:
             self.delay = min(self.delay * 2, self.max_ns)
         self.next_ns = now + self.delay
+
+    def wake(self, now: int) -> None:
+        """``notewakeup(&sched.sysmonnote)``: a sleeping sysmon resumes at ``now``: ``idle = 0``,
+        then the rest of that iteration -- its ``retake`` at ``now``, whatever the world does
+        meanwhile (Go does not look at ``gcwaiting`` again before it) -- then 20 µs ticks,
+        backing off after 50.  A sysmon not asleep is left alone."""
+        if not self.asleep:
+            return
+        self.asleep = False
+        self.idle = 0
+        self.delay = self.min_ns
+        self.tick(now, woken=True)
+        drv = self.sched.driver
+        if self.sched.virtual and drv.limit > self.next_ns:
+            drv.limit = self.next_ns  # the P that woke us ends its step there: the tick runs in order
