@@ -100,6 +100,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("bad", [["--against", "/no/such/dir"], ["--commit", "go1.5"], ["--runs", "0"],
                                  ["--max-virtual-s", "0"], ["--max-heap-gib", "0"], ["--max-heap-gib", "x"],
+                                 ["--max-heap-gib", "100000"],
                                  ["--host", "laptop"]])
 def test_validate_bad_input_is_one_line(bad: list[str]) -> None:
     r = _cli(*bad)
@@ -172,3 +173,15 @@ def test_a_cut_run_makes_its_figures_lower_bounds_that_never_meet_a_band() -> No
     assert not checks[(v.PARENT, 2, "lat_p99")][1]  # equal to real Go's, but only a lower bound
     row = v.table_rows(res)[1]
     assert any(c.startswith("≥") and c.endswith("OUT") for c in row)
+
+
+@pytest.mark.parametrize("heap_gib,jobs,avail,fit", [
+    (1, 2, None, 2),  # memory unknown: as asked
+    (1, 2, 22.5, 2),  # 1.25 GiB a run
+    (10, 2, 22.5, 2),  # 9.8 GiB a run: two fit
+    (20, 2, 22.5, 1),  # 19.3 GiB: one
+    (30, 2, 22.5, 0),  # 28.8 GiB: none
+    (1, 8, 5.0, 4),
+])
+def test_runs_at_once_fit_in_memory(heap_gib: float, jobs: int, avail: float | None, fit: int) -> None:
+    assert v.jobs_that_fit(heap_gib, jobs, avail) == fit

@@ -60,6 +60,32 @@ KEEP_FIRST, KEEP_LAST = 3, 62  # the kept cycles, as in the reference summaries 
 SEEDLOAD_CYCLES = 64  # seedload -cycles 64
 SEEDLOAD_MAX_NS = 60_000_000_000  # seedload -max_s 60
 DEFAULT_HOST = "realgo-vm"  # the machine the reference data were measured on (config.HOSTS, sched/host.py)
+# Memory of one model run, per GiB of model heap, and its base: measured on the parent's seed workload
+# (a run that reached a 5.4 GiB heap peaked at 4.9 GB resident; most of it the 128 pointer slots of
+# every 1 KiB node).  Used to refuse, or to run fewer at once, runs whose heap bound would not fit.
+RUN_MEM_PER_HEAP_GIB = 0.95
+RUN_MEM_BASE_GIB = 0.3
+
+
+def available_memory_gib() -> float | None:
+    """MemAvailable from /proc/meminfo, in GiB; None where there is no such file."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / (1 << 20)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def jobs_that_fit(max_heap_gib: float, jobs: int, avail_gib: float | None) -> int:
+    """How many runs with a ``max_heap_gib`` heap bound fit in ``avail_gib`` at once (at most
+    ``jobs``); 0 if not even one does.  Unknown memory: ``jobs``."""
+    if avail_gib is None:
+        return jobs
+    per_run = RUN_MEM_BASE_GIB + RUN_MEM_PER_HEAP_GIB * max_heap_gib
+    return min(jobs, int(avail_gib // per_run))
 
 
 @dataclass(frozen=True)
@@ -517,12 +543,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise ConfigError("--commit/--gomaxprocs", f"{args.commit} {args.gomaxprocs}",
                               "a selection that matches some reference set")
 
+    # A run may grow its heap up to the bound: make sure that many fit in memory at once.
+    jobs = args.jobs or os.cpu_count() or 1
+    avail = available_memory_gib()
+    fit = jobs_that_fit(args.max_heap_gib, jobs, avail)
+    if fit == 0:
+        assert avail is not None
+        most = max(0.0, (avail - RUN_MEM_BASE_GIB) / RUN_MEM_PER_HEAP_GIB)
+        raise ConfigError("--max-heap-gib", args.max_heap_gib,
+                          f"at most {most:.1f} GiB here: a run takes about {RUN_MEM_PER_HEAP_GIB} GiB of memory per "
+                          f"GiB of model heap and {avail:.1f} GiB is available")
+    if fit < jobs:
+        sys.stderr.write(f"validate: {fit} run(s) at a time, not {jobs}: each may take up to "
+                         f"{RUN_MEM_BASE_GIB + RUN_MEM_PER_HEAP_GIB * args.max_heap_gib:.1f} GiB of memory "
+                         f"and {avail:.1f} GiB is available\n")
+        jobs = fit
+
     def prog(done: int, total: int) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\rvalidate: {done}/{total} runs")
             sys.stderr.flush()
 
-    res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), args.jobs, only, prog,
+    res = validate(args.against, args.runs, args.cycles, int(args.max_virtual_s * 1e9), jobs, only, prog,
                    max_heap_bytes=int(args.max_heap_gib * (1 << 30)), host=args.host)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
