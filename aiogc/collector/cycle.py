@@ -284,7 +284,7 @@ class Collector:
     def _safe_point_barrier(self, p: P) -> None:
         """``forEachP(func(*p) {})``: the write barrier's ragged barrier asks nothing of a P."""
         if self.bus.on:
-            self.bus.emit(SafePointFn(self.now(p), p.id, p.curg.id if p.curg is not None else -1, "barrier", 0))
+            self._emit_safe_point(p, "barrier", 0)
 
     def _safe_point_dispose(self, p: P) -> None:
         """``forEachP(func(_p_ *p) { _p_.gcw.dispose() })``: flush the P's grey cache to the lists."""
@@ -292,8 +292,11 @@ class Collector:
         flushed = len(gcw.wbuf) if gcw.wbuf is not None else 0
         gcw.dispose()
         if self.bus.on:
-            self.bus.emit(SafePointFn(self.now(p), p.id, p.curg.id if p.curg is not None else -1, "dispose",
-                                      flushed))
+            self._emit_safe_point(p, "dispose", flushed)
+
+    def _emit_safe_point(self, p: P, what: str, flushed: int) -> None:
+        g = p.curg
+        self.bus.emit(SafePointFn(self.now(p), p.id, g.id if g is not None else -1, what, flushed))
 
     def _grow_allspans(self, p: P) -> None:
         """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of

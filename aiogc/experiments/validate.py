@@ -79,13 +79,17 @@ def available_memory_gib() -> float | None:
     return None
 
 
+def run_memory_gib(max_heap_gib: float) -> float:
+    """The memory one run may take, in GiB, when its heap may grow to ``max_heap_gib``."""
+    return RUN_MEM_BASE_GIB + RUN_MEM_PER_HEAP_GIB * max_heap_gib
+
+
 def jobs_that_fit(max_heap_gib: float, jobs: int, avail_gib: float | None) -> int:
     """How many runs with a ``max_heap_gib`` heap bound fit in ``avail_gib`` at once (at most
     ``jobs``); 0 if not even one does.  Unknown memory: ``jobs``."""
     if avail_gib is None:
         return jobs
-    per_run = RUN_MEM_BASE_GIB + RUN_MEM_PER_HEAP_GIB * max_heap_gib
-    return min(jobs, int(avail_gib // per_run))
+    return min(jobs, int(avail_gib // run_memory_gib(max_heap_gib)))
 
 
 @dataclass(frozen=True)
@@ -555,7 +559,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           f"GiB of model heap and {avail:.1f} GiB is available")
     if fit < jobs:
         sys.stderr.write(f"validate: {fit} run(s) at a time, not {jobs}: each may take up to "
-                         f"{RUN_MEM_BASE_GIB + RUN_MEM_PER_HEAP_GIB * args.max_heap_gib:.1f} GiB of memory "
+                         f"{run_memory_gib(args.max_heap_gib):.1f} GiB of memory "
                          f"and {avail:.1f} GiB is available\n")
         jobs = fit
 

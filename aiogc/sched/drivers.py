@@ -239,12 +239,8 @@ class VirtualDriver:
             t_p = pheap[0][0] if pheap else INF
             if pheap:
                 if all_idle:
-                    # Every P was idle: if sysmon's tick fell in that spell it found them so and
-                    # slept (npidle == gomaxprocs), until the first P to run again woke it.
                     all_idle = False
-                    if sysmon.next_ns <= t_p and not sysmon.asleep:
-                        sysmon.asleep = True
-                    sysmon.wake(t_p)
+                    sysmon.idle_spell_over(t_p)
                 t_sys = sysmon.next_ns
             else:
                 all_idle = True

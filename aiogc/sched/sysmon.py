@@ -89,6 +89,13 @@ class Sysmon:
             self.delay = min(self.delay * 2, self.max_ns)
         self.next_ns = now + self.delay
 
+    def idle_spell_over(self, now: int) -> None:
+        """Every P was idle and one runs again at ``now``: if sysmon's tick fell in that spell it
+        found every P idle and slept (``npidle == gomaxprocs``), so the first P to run wakes it."""
+        if self.next_ns <= now:
+            self.asleep = True
+        self.wake(now)
+
     def wake(self, now: int) -> None:
         """``notewakeup(&sched.sysmonnote)``: a sleeping sysmon resumes at ``now``: ``idle = 0``,
         then the rest of that iteration -- its ``retake`` at ``now``, whatever the world does
