@@ -81,9 +81,11 @@ def test_fresh_memory_faults_once_per_page_and_allspans_grows_by_half() -> None:
     while caps[-1] < nspan:
         caps.append(caps[-1] * 3 // 2)
     assert rt.gc.allspans_cap == caps[-1]  # recordspan: 64 KiB of pointers, then 3/2 each time
-    array_pages = sum(-(-c * 8 // 4096) for c in caps)
+    # recordspan's copy into each new array, and its append, touch the array's first 8 * (len + 1)
+    # bytes, where len is the old capacity (0 for the first array).
+    array_pages = sum(-(-(old + 1) * 8 // 4096) for old in [0] + caps[:-1])
     # The heap's pages, each faulted once (counted per refill, so up to one page short per refill),
-    # plus every h_allspans array ever made.
+    # plus those of every h_allspans array ever made.
     assert heap_pages - 100 <= faults - array_pages <= heap_pages, (faults, heap_pages, array_pages)
 
 
@@ -106,3 +108,49 @@ def test_memory_the_heap_held_before_does_not_fault_again() -> None:
     marks.clear()
     rt0.run(main())
     assert again == marks[1] - marks[0], "re-allocating below the peak paid page faults"
+
+
+def _growth_stall(wb_on: bool, **cost: int) -> tuple[int, int]:
+    """(stall, old capacity) of the h_allspans growth past 64 MiB of spans, with the write barrier on
+    or off (a GC phase that has it on is entered by hand: only the flag matters to the copy)."""
+    rt = aiogc.Runtime(gomaxprocs=1, gogc="off", seed=1, clock="virtual", godebug="", **cost)
+    stalls: list[tuple[int, int]] = []
+    gc = rt.gc
+    orig = gc._grow_allspans
+
+    def grow(p: object) -> None:
+        t0, before = p.clock, gc.allspans_cap  # type: ignore[attr-defined]
+        gc.heap.wb_enabled = wb_on
+        orig(p)  # type: ignore[arg-type]
+        gc.heap.wb_enabled = False
+        stalls.append((p.clock - t0, before))  # type: ignore[attr-defined]
+
+    gc._grow_allspans = grow  # type: ignore[method-assign]
+
+    async def main() -> None:
+        held = [await aiogc.alloc(MIB) for _ in range(70)]
+        assert len(held) == 70
+
+    rt.run(main())
+    assert [b for _, b in stalls] == [0, 8192], stalls
+    return stalls[1]
+
+
+def test_growing_h_allspans_with_the_write_barrier_on_copies_element_by_element() -> None:
+    """recordspan's copy() of the span list is typedslicecopy: one typedmemmove per element while
+    the write barrier is on (config.py: cost_typedmemmove_ns), one memmove (left out) while off."""
+    off, old = _growth_stall(False, cost_page_fault_ns=1000, cost_typedmemmove_ns=6)
+    pages = -(-(old + 1) * 8 // 4096)
+    assert off == pages * 1000  # the new array's touched pages only
+    on, _ = _growth_stall(True, cost_page_fault_ns=1000, cost_typedmemmove_ns=6)
+    assert on - off == old * 6
+    on7, _ = _growth_stall(True, cost_page_fault_ns=1000, cost_typedmemmove_ns=7)
+    assert on7 - on == old
+
+
+def test_an_h_allspans_growth_is_not_stretched_by_the_host_model() -> None:
+    """The other Ps sleep on mheap_.lock while one grows the list, so it runs at a whole CPU's speed:
+    two Ps on one CPU's worth of time (host_cpus=1) stretch every other cost, not this one."""
+    base, _ = _growth_stall(True, cost_page_fault_ns=1000)
+    shared, _ = _growth_stall(True, cost_page_fault_ns=1000, host_cpus=0.5)
+    assert shared == base

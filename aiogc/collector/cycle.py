@@ -181,6 +181,10 @@ class Collector:
         self.c_roots = clock.cost(cfg.cost_root_scan_ns)
         self.c_span_walk = clock.cost(cfg.cost_span_walk_ns)
         self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
+        # An h_allspans growth runs at a whole CPU's speed: the other Ps sleep on mheap_.lock meanwhile
+        # (_grow_allspans), so its costs are not in COLLECTOR_COSTS and the host model never stretches them.
+        self.c_grow_fault = clock.cost(cfg.cost_page_fault_ns)
+        self.c_typedmemmove = clock.cost(cfg.cost_typedmemmove_ns)
         self.cfg = cfg
         # gcController.reviseTimer: at the seed the assist ratio is revised at cycle start and then
         # every 10 ms by a runtime timer, which timerproc runs (sched/timers.py) -- unless
@@ -300,29 +304,40 @@ class Collector:
 
     def _grow_allspans(self, p: P) -> None:
         """Models ``recordspan`` outgrowing ``h_allspans``: a new array, 3/2 the capacity (64 KiB of
-        pointers at first), from ``sysAlloc``; the old one is copied into it.
+        pointers at first), from ``sysAlloc``; the old one is copied into it and the new span appended.
 
-        The allocating goroutine pays it inside ``mallocgc`` with no preemption point, holding
-        the heap lock (``recordspan`` runs under ``mheap_.lock``, in ``mHeap_AllocSpanLocked``):
-        the fresh array's page faults (``cost_page_fault_ns`` per 4 KiB; the copy itself, a
-        sequential pass over the old array, is an order of magnitude cheaper and is left out).
-        Until it is done every other P waits at its next span refill (``heap_lock_until``,
-        ``mallocgc``), so the growth stops all the mutators, as the data show it did in real Go
-        (docs/realgo.md, A′: "How real Go's lock-ins end").  On a heap of GBs this stall is a
-        millisecond or so here; real Go's lock-ins that end at these boundaries point to 10 ms or
-        more on the measured VM, which the model does not have (a stall of a whole sysmon period
-        lets sysmon preempt the pairs, and the model's lock-ins then end there too).
+        The allocating goroutine pays it inside ``mallocgc`` with no preemption point, holding the
+        heap lock (``recordspan`` runs under ``mheap_.lock``, in ``mHeap_AllocSpanLocked``).  Until it
+        is done every other P waits at its next span refill (``heap_lock_until``, ``mallocgc``), so the
+        growth stops all the mutators, as the data show it did in real Go (docs/realgo.md, A′: "How
+        real Go's lock-ins end").  With the others asleep on the lock it runs at a whole CPU's speed,
+        so the host model does not stretch it.  It costs:
+
+        * the page faults of the new array's first ``8 * (len + 1)`` bytes, which the copy and the
+          append touch (``cost_page_fault_ns`` per 4 KiB; the rest faults in one page per 512 later
+          spans, left out);
+        * the copy.  ``copy(new, h_allspans)`` copies a slice of pointers, which Go 1.5 compiles into
+          ``typedslicecopy``: while the write barrier is on (the scan, mark and mark termination
+          phases, so in every lock-in) that calls ``typedmemmove`` once per element
+          (``cost_typedmemmove_ns`` each, measured, config.py), and with it off it is one
+          ``memmove`` (0.2 ns per element on the same machine, left out).  So a growth in a mark
+          phase costs 6 ns per span struct: 2.8 ms at the 3.60 GiB boundary, 14 ms at 18.25 GiB.
+
+        ``sysFree`` of the old array (0.2 ms per 3.8 MB measured) is left out.  Departure: a heap
+        that jumps past several capacities at once (one huge object) pays each growth in turn.
         """
         need = self.heap.nspan()
         cap = self.allspans_cap
-        pages = 0
+        stall = 0
         while cap < need:
+            old = cap
             cap = max(ALLSPANS_MIN_CAP, cap * 3 // 2)
-            pages += -(-cap * 8 // 4096)
+            stall += -(-(old + 1) * 8 // 4096) * self.c_grow_fault
+            if self.heap.wb_enabled:
+                stall += old * self.c_typedmemmove
         self.allspans_cap = cap
         self.allspans_cap_bytes = cap * PAGE_SIZE
-        stall = pages * self.c_page_fault  # 0 in wall time: the real copy takes real time
-        if stall:
+        if stall:  # 0 in wall time: the real copy takes real time
             p.clock += stall
             self.heap_lock_until = p.clock  # mheap_.lock is released when the copy is done
 
