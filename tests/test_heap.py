@@ -365,4 +365,16 @@ def test_write_barrier_without_hook_throws() -> None:
 def test_arrays_dtypes() -> None:
     h = Heap()
     assert h.size.dtype == np.int64 and h.nptrs.dtype == np.int32 and h.mark.dtype == np.uint8
-    assert h.gen.dtype == np.int64 and h.ptr_off.dtype == np.int64 and h.ptrs.dtype == np.int64
+    assert h.gen.dtype == np.int64 and h.ptr_off.dtype == np.int64 and h.ptrs.dtype == np.int32
+
+
+def test_a_heap_stops_at_the_slots_a_pointer_word_can_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pointer words are int32: the heap throws rather than hand out an id one cannot hold."""
+    import aiogc.collector.heap as heap_mod
+
+    monkeypatch.setattr(heap_mod, "MAX_SLOTS", 4)
+    h = Heap(initial_slots=2)
+    ids = [h.alloc(16, 1) for _ in range(4)]
+    assert ids == [0, 1, 2, 3]
+    with pytest.raises(Throw, match="object slots"):
+        h.alloc(16, 1)

@@ -177,11 +177,11 @@ def test_a_cut_run_makes_its_figures_lower_bounds_that_never_meet_a_band() -> No
 
 @pytest.mark.parametrize("heap_gib,jobs,avail,fit", [
     (1, 2, None, 2),  # memory unknown: as asked
-    (1, 2, 22.5, 2),  # 1.25 GiB a run
-    (10, 2, 22.5, 2),  # 9.8 GiB a run: two fit
-    (20, 2, 22.5, 1),  # 19.3 GiB: one
-    (30, 2, 22.5, 0),  # 28.8 GiB: none
-    (1, 8, 5.0, 4),
+    (1, 2, 22.5, 2),  # 0.7 GiB a run
+    (27, 2, 22.5, 2),  # 11.1 GiB a run: two fit
+    (40, 2, 22.5, 1),  # 16.3 GiB: one
+    (60, 2, 22.5, 0),  # 24.3 GiB: none
+    (1, 8, 3.0, 4),
 ])
 def test_runs_at_once_fit_in_memory(heap_gib: float, jobs: int, avail: float | None, fit: int) -> None:
     assert v.jobs_that_fit(heap_gib, jobs, avail) == fit

@@ -15,8 +15,10 @@ Layout (struct of arrays, all numpy, indexed by object id = slot):
   ``ptr_off[id]``  int64  offset of the object's pointer words in the shared pool ``ptrs``
                           (-1 when ``nptrs == 0`` or the slot is free);
   ``allocated[id]`` uint8 1 while the slot holds an object;
-  ``ptrs[k]``      int64  the pointer pool (a pooled CSR): a pointer word holds the id of
-                          the object it points to, or -1 for nil;
+  ``ptrs[k]``      int32  the pointer pool (a pooled CSR): a pointer word holds the id of
+                          the object it points to, or -1 for nil (ids stay below 2**31:
+                          ``_grow_slots`` throws first; half the memory of int64 words, and the
+                          pool is most of a big heap's memory: 128 words per 1 KiB node);
   ``handles[id]``  int32  how many Python ``Ref`` objects name the slot now: the live-handle
                           table, the GC's safety net under stack scanning (see below).
 
@@ -94,6 +96,10 @@ PTR_SIZE = 8  # bytes per pointer word (64-bit)
 MAX_ALLOC = (1 << 39) - 1
 _INITIAL_SLOTS = 1024
 _INITIAL_PTRS = 4096
+#: dtype of a pointer word (an object id or -1); see the module docstring
+PTR_WORD = np.int32
+#: object slots a heap may have: every id must fit a pointer word
+MAX_SLOTS = 1 << 31
 
 
 class Ref:
@@ -308,7 +314,7 @@ class Heap:
         self.ptr_off: np.ndarray = np.full(cap, -1, np.int64)
         self.allocated: np.ndarray = np.zeros(cap, np.uint8)
         self.handles: np.ndarray = np.zeros(cap, np.int32)
-        self.ptrs: np.ndarray = np.full(max(1, int(initial_ptr_words)), -1, np.int64)
+        self.ptrs: np.ndarray = np.full(max(1, int(initial_ptr_words)), -1, PTR_WORD)
         #: slots ever used: ids are < nslots
         self.nslots = 0
         #: pool words ever handed out: block offsets are < ptr_top
@@ -350,7 +356,9 @@ class Heap:
 
     def _grow_slots(self) -> None:
         old = len(self.size)
-        new = old * 2
+        new = min(old * 2, MAX_SLOTS)
+        if new == old:
+            raise Throw(f"heap: more than {MAX_SLOTS} object slots (a pointer word holds an id in 32 bits)")
 
         def grown(a: np.ndarray, fill: int) -> np.ndarray:
             b = np.full(new, fill, a.dtype)
@@ -371,7 +379,7 @@ class Heap:
         new = old * 2
         while new < need:
             new *= 2
-        b = np.full(new, -1, np.int64)
+        b = np.full(new, -1, PTR_WORD)
         b[:old] = self.ptrs
         self.ptrs = b
         self._ptrs_v = self.ptrs.data
@@ -458,7 +466,7 @@ class Heap:
         """A read-only copy of the pointer words of object ``obj_id`` (-1 = nil)."""
         n = self._nptrs_v[obj_id]
         if n == 0:
-            return np.empty(0, np.int64)
+            return np.empty(0, PTR_WORD)
         off = self._off_v[obj_id]
         return self.ptrs[off : off + n].copy()
 

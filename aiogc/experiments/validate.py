@@ -61,9 +61,10 @@ SEEDLOAD_CYCLES = 64  # seedload -cycles 64
 SEEDLOAD_MAX_NS = 60_000_000_000  # seedload -max_s 60
 DEFAULT_HOST = "realgo-vm"  # the machine the reference data were measured on (config.HOSTS, sched/host.py)
 # Memory of one model run, per GiB of model heap, and its base: measured on the parent's seed workload
-# (a run that reached a 5.4 GiB heap peaked at 4.9 GB resident; most of it the 128 pointer slots of
-# every 1 KiB node).  Used to refuse, or to run fewer at once, runs whose heap bound would not fit.
-RUN_MEM_PER_HEAP_GIB = 0.95
+# (a run that reached a 22 GiB heap peaked at 7.5 GB resident, just after its pointer pool doubled:
+# most of it the 128 int32 pointer words of every 1 KiB node, in the old pool and the new).  Used to
+# refuse, or to run fewer at once, runs whose heap bound would not fit.
+RUN_MEM_PER_HEAP_GIB = 0.4
 RUN_MEM_BASE_GIB = 0.3
 
 
