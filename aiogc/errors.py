@@ -19,6 +19,7 @@ __all__ = [
     "Throw",
     "ChanClosed",
     "RuntimeMisuse",
+    "WorkerLost",
 ]
 
 
@@ -96,3 +97,8 @@ class RuntimeEnded(UseAfterFree):
 
     A subclass of ``UseAfterFree``: when ``run()`` returns, every object of its heap is gone.
     """
+
+
+class WorkerLost(AiogcError):
+    """A worker process of an experiment (``validate``'s model runs) died before it returned its
+    result: the OS killed it, most likely for memory.  The message says which bound to lower."""

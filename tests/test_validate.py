@@ -185,3 +185,28 @@ def test_a_cut_run_makes_its_figures_lower_bounds_that_never_meet_a_band() -> No
 ])
 def test_runs_at_once_fit_in_memory(heap_gib: float, jobs: int, avail: float | None, fit: int) -> None:
     assert v.jobs_that_fit(heap_gib, jobs, avail) == fit
+
+
+def test_a_run_whose_process_dies_is_a_typed_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model run's worker killed by the OS (out of memory) surfaces as WorkerLost, one line at
+    the CLI, instead of concurrent.futures' BrokenProcessPool traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from aiogc.errors import WorkerLost
+
+    class Dying:
+        def __init__(self, max_workers: int) -> None:
+            pass
+
+        def __enter__(self) -> Dying:
+            return self
+
+        def __exit__(self, *a: object) -> None:
+            return None
+
+        def map(self, fn: object, specs: object) -> object:
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(v, "ProcessPoolExecutor", Dying)
+    with pytest.raises(WorkerLost, match="out of memory"):
+        v.validate(runs=2, cycles=4, jobs=2, only=[(v.SEED, 2)])

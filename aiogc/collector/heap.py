@@ -98,6 +98,11 @@ _INITIAL_SLOTS = 1024
 _INITIAL_PTRS = 4096
 #: dtype of a pointer word (an object id or -1); see the module docstring
 PTR_WORD = np.int32
+#: Most pointer words one vectorised pass over many objects indexes at once (``word_index_chunks``):
+#: it bounds the pass's int64 temporaries to a few times 32 MiB, where a sweep of a heap of GBs
+#: indexing all its words at once would take three arrays of 8 bytes per word.
+WORD_CHUNK = 1 << 22
+_NO_WORDS = np.empty(0, np.int64)
 #: object slots a heap may have: every id must fit a pointer word
 MAX_SLOTS = 1 << 31
 
@@ -292,6 +297,34 @@ class _EndedGenerations:
 
     def __getitem__(self, i: int) -> int:
         raise RuntimeEnded(f"use of object {i} after its runtime ended: run() has returned and its heap is gone")
+
+
+def word_index(offs: np.ndarray, cnt: np.ndarray, total: int) -> np.ndarray:
+    """Pool indices of all pointer words of the objects whose blocks start at ``offs`` and hold
+    ``cnt`` words each (``total`` = ``cnt.sum()``): ``concat(arange(o, o + c))``, vectorised."""
+    if total == 0:
+        return _NO_WORDS
+    starts = np.cumsum(cnt) - cnt
+    return np.repeat(offs - starts, cnt) + np.arange(total, dtype=np.int64)
+
+
+def word_index_chunks(offs: np.ndarray, cnt: np.ndarray) -> Iterator[np.ndarray]:
+    """``word_index`` of the same objects, in order, in pieces of at most ``WORD_CHUNK`` words (an
+    object with more words than that is a piece of its own): concatenated, the pieces are exactly
+    ``word_index(offs, cnt, cnt.sum())``."""
+    ends = np.cumsum(cnt)
+    total = int(ends[-1]) if ends.size else 0
+    if total <= WORD_CHUNK:
+        if total:
+            yield word_index(offs, cnt, total)
+        return
+    lo, base, n = 0, 0, int(cnt.size)
+    while lo < n:
+        hi = max(lo + 1, int(np.searchsorted(ends, base + WORD_CHUNK, side="right")))
+        top = int(ends[hi - 1])
+        if top > base:
+            yield word_index(offs[lo:hi], cnt[lo:hi], top - base)
+        lo, base = hi, top
 
 
 class Heap:
@@ -528,10 +561,8 @@ class Heap:
             if has.any():
                 offs = self.ptr_off[dead[has]]
                 c = cnt[has]
-                total = int(c.sum())
-                starts = np.cumsum(c) - c
-                idx = np.repeat(offs - starts, c) + np.arange(total, dtype=np.int64)
-                self.ptrs[idx] = -1
+                for idx in word_index_chunks(offs, c):
+                    self.ptrs[idx] = -1
                 buckets = np.frexp((c - 1).astype(np.float64))[1]  # == (c-1).bit_length()
                 order = np.argsort(buckets, kind="stable")
                 bs = buckets[order]
@@ -594,15 +625,12 @@ class Heap:
         ids = np.flatnonzero(al & (nptrs > 0))
         words = np.zeros(len(self.ptrs), bool)
         if ids.size:
-            c = nptrs[ids]
-            offs = self.ptr_off[ids]
-            starts = np.cumsum(c) - c
-            idx = np.repeat(offs - starts, c) + np.arange(int(c.sum()), dtype=np.int64)
-            words[idx] = True
-            vals = self.ptrs[idx]
-            vals = vals[vals >= 0]
-            if np.any(vals >= n) or not np.all(self.allocated[vals]):
-                raise Throw("heap: a pointer word refers to a free slot")
+            for idx in word_index_chunks(self.ptr_off[ids], nptrs[ids]):
+                words[idx] = True
+                vals = self.ptrs[idx]
+                vals = vals[vals >= 0]
+                if np.any(vals >= n) or not np.all(self.allocated[vals]):
+                    raise Throw("heap: a pointer word refers to a free slot")
         if np.any(self.ptrs[~words] != -1):
             raise Throw("heap: a pool word outside every live object is not nil")
 

@@ -56,12 +56,12 @@ bitmap rather than re-marking with checkmark bits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 
 import numpy as np
 
-from aiogc.collector.heap import PTR_SIZE, Heap
+from aiogc.collector.heap import PTR_SIZE, Heap, word_index, word_index_chunks
 from aiogc.errors import CheckmarkError, Throw
 
 __all__ = ["GCWork", "Marker", "WORKBUF_SIZE"]
@@ -425,10 +425,11 @@ class Marker:
         self._words_per_grey = 0.75 * self._words_per_grey + 0.25 * (total / k)
         gcw.scan_work += PTR_SIZE * total
         gcw.bytes_marked += int(h.size[objs].sum())
-        kids = h.ptrs[_slot_index(h.ptr_off[objs], cnt, total)]
-        kids = kids[kids >= 0]
         mark = h.mark
-        kids = kids[mark[kids] == 0]
+        # The children still white, in scan order (by pieces: the index temporaries of a batch of
+        # GBs would not fit in memory; the mark bits do not change between pieces, so the result
+        # is the same).
+        kids = _gather(h.ptrs, h.ptr_off[objs], cnt, lambda w: mark[w] == 0)
         if kids.size:
             kids = self._dedup_scratch(kids)
             mark[kids] = 1
@@ -481,10 +482,7 @@ class Marker:
                 cnt = cnt[has]
             if front.size == 0:
                 break
-            total = int(cnt.sum())
-            kids = h.ptrs[_slot_index(h.ptr_off[front], cnt, total)]
-            kids = kids[kids >= 0]
-            kids = kids[~seen[kids]]
+            kids = _gather(h.ptrs, h.ptr_off[front], cnt, lambda w: ~seen[w])
             front = np.unique(kids)
             seen[front] = True
         return seen
@@ -504,7 +502,7 @@ class Marker:
         # find referrers of obj among reachable objects
         refs = np.flatnonzero(reach & (h.nptrs[: h.nslots] > 0))
         cnt = h.nptrs[refs].astype(np.int64)
-        idx = _slot_index(h.ptr_off[refs], cnt, int(cnt.sum()))
+        idx = word_index(h.ptr_off[refs], cnt, int(cnt.sum()))
         hit = np.flatnonzero(h.ptrs[idx] == obj)
         where = ""
         if hit.size:
@@ -524,13 +522,18 @@ class Marker:
         )
 
 
-def _slot_index(offs: np.ndarray, cnt: np.ndarray, total: int) -> np.ndarray:
-    """Pool indices of all pointer words of objects with blocks at ``offs`` holding ``cnt``
-    (> 0 each) words: ``concat(arange(o, o + c) for o, c in zip(offs, cnt))``, vectorised."""
-    if total == 0:
+def _gather(ptrs: np.ndarray, offs: np.ndarray, cnt: np.ndarray,
+            keep: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The non-nil pointer words of the objects at ``offs`` (``cnt`` words each), in order, that
+    ``keep`` (a mask over a piece's ids) keeps; indexed piece by piece (``word_index_chunks``)."""
+    pieces = []
+    for idx in word_index_chunks(offs, cnt):
+        w = ptrs[idx]
+        w = w[w >= 0]
+        pieces.append(w[keep(w)])
+    if not pieces:
         return _EMPTY
-    starts = np.cumsum(cnt) - cnt
-    return np.repeat(offs - starts, cnt) + np.arange(total, dtype=np.int64)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 def _dedup(ids: np.ndarray) -> np.ndarray:

@@ -47,12 +47,13 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiogc
 from aiogc.config import GO_SERIES, HOSTS, resolve_go_commit
-from aiogc.errors import ConfigError
+from aiogc.errors import ConfigError, WorkerLost
 from aiogc.experiments.workloads import MAX_HEAP_BYTES, SeedWorkload, seed_main
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
@@ -381,11 +382,15 @@ def validate(against: str | None = None, runs: int | None = None, cycles: int = 
             if progress:
                 progress(i + 1, len(specs))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for i, r in enumerate(ex.map(_task, specs)):
-                results.append(r)
-                if progress:
-                    progress(i + 1, len(specs))
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as ex:
+                for i, r in enumerate(ex.map(_task, specs)):
+                    results.append(r)
+                    if progress:
+                        progress(i + 1, len(specs))
+        except BrokenProcessPool as e:
+            raise WorkerLost(f"a model run's process died after {len(results)} of {len(specs)} runs (killed by the OS, "
+                             f"most likely out of memory): run fewer at once (--jobs) or lower --max-heap-gib") from e
     out = []
     for k in keys:
         mine = [r for s, r in zip(specs, results, strict=True) if (s[0], s[1]) == k]
