@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import subprocess
@@ -210,3 +211,30 @@ def test_a_run_whose_process_dies_is_a_typed_error_not_a_traceback(monkeypatch: 
     monkeypatch.setattr(v, "ProcessPoolExecutor", Dying)
     with pytest.raises(WorkerLost, match="out of memory"):
         v.validate(runs=2, cycles=4, jobs=2, only=[(v.SEED, 2)])
+
+
+def test_a_worker_frees_a_finished_run_before_its_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished runtime is a reference cycle holding the model heap: _task collects it, so a
+    worker never holds two runs' heaps at once."""
+    import weakref
+
+    class Big:
+        pass
+
+    freed: list[bool] = []
+
+    def run_model(*spec: object) -> dict[str, Any]:
+        a, b = Big(), Big()
+        a.other, b.other = b, a  # type: ignore[attr-defined]  # a cycle, as Runtime <-> Sched <-> Collector
+        weakref.finalize(a, freed.append, True)
+        return {"cycles": []}
+
+    monkeypatch.setattr(v, "run_model", run_model)
+    gc_was = gc.isenabled()
+    gc.disable()  # no automatic collection may do it instead
+    try:
+        v._task(("4f188c2d", 2, 1, 1, 1, 1, "none"))
+        assert freed == [True]
+    finally:
+        if gc_was:
+            gc.enable()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import glob
 import math
 import os
@@ -345,7 +346,13 @@ def run_model(commit: str, gomaxprocs: int, seed: int, cycles: int, max_ns: int,
 
 
 def _task(spec: tuple[str, int, int, int, int, int, str]) -> dict[str, Any]:
-    return run_model(*spec)
+    """One model run in a worker process.  The finished runtime is a reference cycle holding the
+    model heap (GBs for a run that locked in up to a high ``--max-heap-gib``): collect it now, not
+    at some later cyclic collection, or the worker's next run starts with the last one's heap
+    still in memory (two of them at once, which ``run_memory_gib`` does not allow for)."""
+    out = run_model(*spec)
+    gc.collect()
+    return out
 
 
 @dataclass
