@@ -68,6 +68,14 @@ One is measured on a machine of the kind real Go ran on (a 2-vCPU AMD EPYC Firec
                       Go 1.5's code (its arguments and the closure's captured variables live in
                       memory), 3.1 ns with -O2; one ``memmove`` of the same bytes takes 0.2 ns per
                       element.
+  cost_sysalloc_page_ns  1.7 µs per 4 KiB page of ``h_allspans`` that ``recordspan`` copies: the
+                      first touch of the page of the new array (``sysAlloc``: 1.4 µs measured by
+                      the same program, at every array size from 3.8 to 19 MB) and the ``sysFree``
+                      of the old array's page (0.3 µs).  Heap memory faults the same way, but the
+                      heap's constant above is a fit's residual (216 ns on ``realgo-vm``) that
+                      also absorbs whatever else the model gets wrong about a lock-in's growth,
+                      so it is not used for the array.  On memory the VM had not touched before, the
+                      first touch measures 4-14 µs a page.
 
 The others are round numbers of the right order (a goroutine switch ~200 ns, a small
 malloc ~30 ns), not measured on any one machine.
@@ -349,6 +357,7 @@ class Config:
     span_walk_cached: int = 12_000  # spans a walk covers from the cache (calibrated, see above)
     cost_page_fault_ns: int = 2_600  # first touch of a 4 KiB page the heap never held (calibrated, see above)
     cost_typedmemmove_ns: int = 6  # typedslicecopy with the write barrier on, per element (measured, see above)
+    cost_sysalloc_page_ns: int = 1_700  # a page of a new h_allspans array: fault + sysFree of the old (measured)
     cost_steal_ns: int = 500  # one steal attempt across Ps
     sysmon_min_ns: int = 20_000  # sysmon's shortest sleep (20 µs)
     sysmon_max_ns: int = 10_000_000  # sysmon's longest sleep after backing off (10 ms)

@@ -183,7 +183,7 @@ class Collector:
         self.c_page_fault = clock.cost(cfg.cost_page_fault_ns)
         # An h_allspans growth runs at a whole CPU's speed: the other Ps sleep on mheap_.lock meanwhile
         # (_grow_allspans), so its costs are not in COLLECTOR_COSTS and the host model never stretches them.
-        self.c_grow_fault = clock.cost(cfg.cost_page_fault_ns)
+        self.c_grow_page = clock.cost(cfg.cost_sysalloc_page_ns)
         self.c_typedmemmove = clock.cost(cfg.cost_typedmemmove_ns)
         self.cfg = cfg
         # gcController.reviseTimer: at the seed the assist ratio is revised at cycle start and then
@@ -313,18 +313,21 @@ class Collector:
         real Go's lock-ins end").  With the others asleep on the lock it runs at a whole CPU's speed,
         so the host model does not stretch it.  It costs:
 
-        * the page faults of the new array's first ``8 * (len + 1)`` bytes, which the copy and the
-          append touch (``cost_page_fault_ns`` per 4 KiB; the rest faults in one page per 512 later
-          spans, left out);
+        * the new array's first ``8 * (len + 1)`` bytes, which the copy and the append touch: per
+          4 KiB a page fault, and the ``sysFree`` of a page of the old array (``cost_sysalloc_page_ns``,
+          measured; the rest of the new array faults in one page per 512 later spans, left out);
         * the copy.  ``copy(new, h_allspans)`` copies a slice of pointers, which Go 1.5 compiles into
           ``typedslicecopy``: while the write barrier is on (the scan, mark and mark termination
           phases, so in every lock-in) that calls ``typedmemmove`` once per element
           (``cost_typedmemmove_ns`` each, measured, config.py), and with it off it is one
           ``memmove`` (0.2 ns per element on the same machine, left out).  So a growth in a mark
-          phase costs 6 ns per span struct: 2.8 ms at the 3.60 GiB boundary, 14 ms at 18.25 GiB.
+          phase costs 6 ns per span struct.
 
-        ``sysFree`` of the old array (0.2 ms per 3.8 MB measured) is left out.  Departure: a heap
-        that jumps past several capacities at once (one huge object) pays each growth in turn.
+        In a mark phase that is 4.4 ms at the 3.60 GiB boundary, 6.6 at 5.41, 9.9 at 8.11, 14.9 at
+        12.16 and 22.3 ms at 18.25 GiB, as measured as a whole on the machine.  The first array
+        (64 KiB) is free: Go makes it for the runtime's own first spans, in ``mallocinit`` and
+        ``schedinit``, before ``main`` runs.  Departure: a heap that jumps past several capacities at
+        once (one huge object) pays each growth in turn.
         """
         need = self.heap.nspan()
         cap = self.allspans_cap
@@ -332,7 +335,9 @@ class Collector:
         while cap < need:
             old = cap
             cap = max(ALLSPANS_MIN_CAP, cap * 3 // 2)
-            stall += -(-(old + 1) * 8 // 4096) * self.c_grow_fault
+            if old == 0:
+                continue  # the first array: made for the runtime's own first spans, before main runs
+            stall += -(-(old + 1) * 8 // 4096) * self.c_grow_page
             if self.heap.wb_enabled:
                 stall += old * self.c_typedmemmove
         self.allspans_cap = cap
