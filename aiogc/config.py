@@ -64,9 +64,9 @@ One is measured on a machine of the kind real Go ran on (a 2-vCPU AMD EPYC Firec
                       growing the list in a mark phase costs this per span struct (collector/cycle.py
                       ``_grow_allspans``).  ``bench/native/typedslicecopy.c`` mirrors that call chain
                       (a call per Go function, each with Go's stack-check prologue) on a prefaulted
-                      destination: 6.3 ns per element compiled without optimisation, the nearest to
+                      destination: 6.0 ns per element compiled without optimisation, the nearest to
                       Go 1.5's code (its arguments and the closure's captured variables live in
-                      memory), 3.1 ns with -O2; one ``memmove`` of the same bytes takes 0.2 ns per
+                      memory), 3.3 ns with -O2; one ``memmove`` of the same bytes takes 0.2 ns per
                       element.
   cost_sysalloc_page_ns  1.7 µs per 4 KiB page of ``h_allspans`` that ``recordspan`` copies: the
                       first touch of the page of the new array (``sysAlloc``: 1.4 µs measured by

@@ -13,9 +13,10 @@ Per reference set (commit, GOMAXPROCS) the model runs the same program and confi
 the seed workload with its defaults (4 MiB live, ``alloc_work_ns`` 1000, GOGC=100), the same
 GOMAXPROCS, ``Config.go_commit`` = the commit, one run per seed, each stopped after the same
 number of GC cycles as ``seedload -cycles`` or a virtual-time bound (``seedload -max_s``), or
-when its heap passes ``--max-heap-gib`` (default 1 GiB: the model's stand-in for the OOM kill that
-ended two real parent runs at ~22 GB; a larger bound costs ~0.3 GB of memory and ~6 s per GiB
-of heap), and the same kept cycles (gc 3..62: cycles 1-2 are start-up).
+when its heap passes ``--max-heap-gib`` (default 1 GiB, for a run of a minute; real Go's OOM killer
+ended two parent runs at 18-22 GB, and 22 follows the model's lock-ins to where they end, at an
+``h_allspans`` growth: ~0.35 GB of memory and ~6 s per GiB of heap), and the same kept cycles
+(gc 3..62: cycles 1-2 are start-up).
 
 Columns, computed the same way from both sides:
   overshoot       (heap at mark termination - goal) / goal, mean / p50 / p90 / p99
@@ -533,7 +534,8 @@ def add_validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-virtual-s", type=float, default=SEEDLOAD_MAX_NS / 1e9, metavar="S",
                    help="stop each run after S seconds of virtual time (seedload -max_s; default 60)")
     p.add_argument("--max-heap-gib", type=float, default=MAX_HEAP_BYTES / (1 << 30), metavar="G",
-                   help="stop a run whose heap passes G GiB (default 1: the stand-in for real Go's OOM kill)")
+                   help="stop a run whose heap passes G GiB (default 1, quick; real Go's OOM killer stopped its runs at "
+                        "18-22 GB: 22 follows the model's lock-ins to their end, ~20 min)")
     p.add_argument("--gomaxprocs", default=None, metavar="N,N",
                    help="only the reference sets at these GOMAXPROCS values")
     p.add_argument("--commit", default=None, metavar="C,C",
