@@ -172,7 +172,7 @@ def test_a_growth_that_stalls_both_ps_for_a_sysmon_period_ends_a_lock_in_there(m
     schedticks stand still and preempts the pairs' goroutines; with runnext empty the ring's
     coordinator runs, and the cycle reaches mark termination with the heap at the boundary, as real
     Go's lock-ins ended (docs/realgo.md, A′).  The model's own growth stall (the copy, 6 ns per span
-    struct in a mark phase) reaches a sysmon period only at heaps of 10 GiB and more."""
+    struct in a mark phase, and its pages) passes a sysmon period only from the 12.16 GiB growth on."""
     grows = _stalled_growths(monkeypatch, 25_000_000)
     rt = aiogc.Runtime(gomaxprocs=2, gogc=100, seed=4, go_commit="parent", clock="virtual", godebug="",
                        **HOSTS["realgo-vm"])

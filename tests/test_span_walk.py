@@ -154,7 +154,7 @@ def test_growing_h_allspans_with_the_write_barrier_on_copies_element_by_element(
 
 def test_an_h_allspans_growth_is_not_stretched_by_the_host_model() -> None:
     """The other Ps sleep on mheap_.lock while one grows the list, so it runs at a whole CPU's speed:
-    two Ps on one CPU's worth of time (host_cpus=1) stretch every other cost, not this one."""
+    a P on half a CPU's worth of time (host_cpus=0.5) has every other cost stretched, not this one."""
     base, _ = _growth_stall(True)
     shared, _ = _growth_stall(True, host_cpus=0.5)
     assert shared == base

@@ -130,7 +130,7 @@ def test_sleep_is_readied_by_timerproc_into_runnext() -> None:
 
 def test_a_wait_cut_by_the_heap_bound_is_reported_even_if_its_cycle_never_ended() -> None:
     """Parent, GOMAXPROCS=2, seed 5, the default machine, 48 MiB bound: an assist completes mark 1
-    at 25.8 ms and the coordinator has not resumed when the heap passes the bound at 35.7 ms.  No
+    at 34.3 ms and the coordinator has not resumed when the heap passes the bound at 44.0 ms.  No
     cycle record exists for that cycle (it never ended), so only the mark signals can tell; the
     wait is stop - complete."""
     r = v.run_model("4f188c2d", 2, 5, 64, 60 * 10**9, max_heap_bytes=48 << 20, host="none")
