@@ -75,7 +75,7 @@ One is measured on a machine of the kind real Go ran on (a 2-vCPU AMD EPYC Firec
                       heap's constant above is a fit's residual (216 ns on ``realgo-vm``) that
                       also absorbs whatever else the model gets wrong about a lock-in's growth,
                       so it is not used for the array.  On memory the VM had not touched before, the
-                      first touch measures 4-14 µs a page.
+                      first touch measures 8-9.5 µs a page.
 
 The others are round numbers of the right order (a goroutine switch ~200 ns, a small
 malloc ~30 ns), not measured on any one machine.
