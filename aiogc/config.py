@@ -71,7 +71,8 @@ One is measured on a machine of the kind real Go ran on (a 2-vCPU AMD EPYC Firec
   cost_sysalloc_page_ns  1.7 µs per 4 KiB page of ``h_allspans`` that ``recordspan`` copies: the
                       first touch of the page of the new array (``sysAlloc``: 1.4 µs measured by
                       the same program, at every array size from 3.8 to 19 MB) and the ``sysFree``
-                      of the old array's page (0.3 µs).  Heap memory faults the same way, but the
+                      of the old array's page (0.3 µs; Go skips it for the array cached at the last
+                      mark termination, which the model does not).  Heap memory faults the same way, but the
                       heap's constant above is a fit's residual (216 ns on ``realgo-vm``) that
                       also absorbs whatever else the model gets wrong about a lock-in's growth,
                       so it is not used for the array.  On memory the VM had not touched before, the

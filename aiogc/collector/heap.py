@@ -103,6 +103,7 @@ PTR_WORD = np.int32
 #: indexing all its words at once would take three arrays of 8 bytes per word.
 WORD_CHUNK = 1 << 22
 _NO_WORDS = np.empty(0, np.int64)
+_NO_WORDS.setflags(write=False)  # shared by every caller
 #: object slots a heap may have: every id must fit a pointer word
 MAX_SLOTS = 1 << 31
 
